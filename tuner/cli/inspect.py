@@ -1,0 +1,122 @@
+"""`tuner list`, `status` and `best`: read the store, print tables (or JSON). Never imports TensorFlow."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tuner.cli._common import JsonOption, StorageOption, console, fmt, quiet_libraries, user_errors
+
+NameArg = Annotated[str, typer.Argument(help="Study name in the store.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_studies)
+    app.command()(status)
+    app.command()(best)
+
+
+def _open(storage: str | None, name: str | None = None):
+    quiet_libraries()
+    from tuner import study as studies
+    from tuner.storage import open_storage
+
+    store = open_storage(storage, heartbeat=False)
+    return store if name is None else studies.load(store, name)
+
+
+@user_errors
+def list_studies(storage: StorageOption = None, as_json: JsonOption = False) -> None:
+    """Studies in the store: trials complete / pruned / failed / running, and the best value."""
+    import optuna
+
+    from tuner.summary import study_view
+
+    store = _open(storage)
+    views = [study_view(optuna.load_study(study_name=s.study_name, storage=store))
+             for s in store.get_all_studies()]
+    if as_json:
+        console.print_json(json.dumps(views))
+        return
+    if not views:
+        console.print("no studies in the store yet; run `tuner start digits`")
+        return
+    table = Table("study", "trials", "complete", "pruned", "failed", "running", "metric", "best")
+    for v in views:
+        c = v["counts"]
+        table.add_row(v["name"], str(v["trials"]), str(c["complete"]), str(c["pruned"]), str(c["failed"]),
+                      str(c["running"]), f"{v['metric']} ({v['direction'][:3]})", fmt(v["best_value"]))
+    console.print(table)
+
+
+@user_errors
+def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = False) -> None:
+    """One study in detail: its definition, trial counts, best value and latest trials."""
+    from tuner import study as studies
+    from tuner.summary import study_view
+
+    study = _open(storage, name)
+    view = study_view(study)
+    definition = studies.definition(study)
+    view["definition"] = definition.spec.model_dump(mode="json")
+    view["data"] = definition.data
+    if as_json:
+        console.print_json(json.dumps(view))
+        return
+    c = view["counts"]
+    console.print(f"[bold]{name}[/]: {definition.spec.description or ''}", highlight=False)
+    console.print(f"data {json.dumps(definition.data)}", highlight=False)
+    console.print(f"trials {view['trials']}: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, "
+                  f"{c['running']} running; budget {definition.spec.budget.trials or '-'}", highlight=False)
+    console.print(f"objective {view['metric']} ({view['direction']}); best {fmt(view['best_value'])} "
+                  f"(trial {fmt(view['best_trial'])})", highlight=False)
+    table = Table("trial", "state", "value", "units", "params", "epochs", "seconds", "note")
+    for t in study.get_trials(deepcopy=False)[-15:]:
+        a = t.user_attrs
+        table.add_row(str(t.number), t.state.name.lower(), fmt(t.value), fmt(a.get("units")), fmt(a.get("n_params")),
+                      fmt(a.get("epochs_run")), fmt(a.get("train_seconds")), a.get("fail_reason", ""))
+    console.print(table)
+
+
+@user_errors
+def best(name: NameArg, storage: StorageOption = None, as_json: JsonOption = False) -> None:
+    """The best trial: value, parameters, and its architecture layer by layer."""
+    study = _open(storage, name)
+    if as_json:
+        from tuner.summary import best_trial, trial_view
+
+        trial = best_trial(study)
+        console.print_json(json.dumps(trial_view(trial) if trial else None))
+        return
+    print_best(study)
+
+
+def print_counts(study: Any, elapsed: float) -> None:
+    from tuner.summary import Counts
+
+    c = Counts.of(study.get_trials(deepcopy=False))
+    console.print(f"{study.study_name}: {c.complete} complete, {c.pruned} pruned, {c.failed} failed "
+                  f"({c.used} counted toward the budget) in {elapsed:.1f}s", highlight=False)
+
+
+def print_best(study: Any) -> None:
+    from tuner.summary import best_trial, trial_view
+
+    trial = best_trial(study)
+    if trial is None:
+        console.print("no complete trial yet")
+        return
+    view = trial_view(trial)
+    attrs = view["attrs"]
+    metric = study.user_attrs.get("tuner.metric", "value")
+    console.print(f"best {metric} {trial.value:.4f} (trial {trial.number}): {len(attrs.get('units', []))} layer(s) "
+                  f"{attrs.get('units')}, {attrs.get('n_params')} parameters, {attrs.get('epochs_run')} epochs",
+                  highlight=False)
+    console.print("params " + ", ".join(f"{k}={fmt(v)}" for k, v in view["params"].items()), highlight=False)
+    table = Table("layer", "units", "params", "dropout", "L2", title="architecture")
+    for row in view["architecture"]:
+        table.add_row(row["layer"], str(row["units"]), str(row["params"]), fmt(row["dropout"]), fmt(row["l2"]))
+    console.print(table)

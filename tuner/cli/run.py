@@ -1,0 +1,54 @@
+"""`tuner start`: run a study from its study file, with a live progress display and a summary at the end."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from tuner.cli._common import StorageOption, console, err_console, quiet_libraries, user_errors
+from tuner.cli.inspect import print_best, print_counts
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(start)
+
+
+@user_errors
+def start(
+    study: Annotated[str, typer.Argument(help="Study name (studies/NAME.yaml) or path to a study file.")],
+    trials: Annotated[int | None, typer.Option(min=1, help="Trial budget for the whole study (overrides the file).")] = None,
+    timeout: Annotated[float | None, typer.Option(min=0, help="Stop starting trials after this many seconds.")] = None,
+    storage: StorageOption = None,
+    name: Annotated[str | None, typer.Option(help="Study name in the store [default: the file's stem].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for the sampler and the trials (overrides the file).")] = None,
+) -> None:
+    """Run (or resume) a study until its trial budget or the timeout is used up."""
+    quiet_libraries()
+    from tuner.session import open_session
+    from tuner.storage import mask
+
+    session = open_session(study, storage=storage, name=name, seed=seed)
+    budget = trials if trials is not None else session.spec.budget.trials
+    timeout = timeout if timeout is not None else session.spec.budget.timeout
+    err_console.print(f"study [bold]{session.study.study_name}[/] in {mask(session.url)}: "
+                      f"{session.data.name} ({session.data.task}), optimizing {session.metric.name} "
+                      f"({session.metric.direction})", highlight=False)
+    from tuner.cli._progress import StudyProgress
+
+    started = time.monotonic()
+    interrupted = False
+    with StudyProgress(session.study, budget, err_console) as progress:
+        try:
+            session.run(budget, timeout, on_trial=progress.update)
+        except KeyboardInterrupt:
+            interrupted = True
+    elapsed = time.monotonic() - started
+    if interrupted:
+        err_console.print("interrupted: the running trial is recorded as failed and will be redone; "
+                          "run the same command to resume", highlight=False)
+    print_counts(session.study, elapsed)
+    print_best(session.study)
+    if interrupted:
+        raise typer.Exit(130)

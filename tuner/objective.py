@@ -1,0 +1,93 @@
+"""Objective: one trial = sample hyperparameters, build the model, train with pruning, record what happened."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import optuna
+
+from tuner import space
+from tuner._tf import load_keras
+from tuner.data import Dataset
+from tuner.errors import TrialFailed
+from tuner.metric import Metric
+from tuner.model import architecture, count_params
+from tuner.spec import StudySpec
+
+INTERRUPTED = "interrupted"
+
+
+class Objective:
+    """Callable for `study.optimize`; data is loaded once by the caller and shared by every trial."""
+
+    def __init__(self, spec: StudySpec, data: Dataset, metric: Metric, seed: int = 0) -> None:
+        self.spec, self.data, self.metric, self.seed = spec, data, metric, seed
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        hp = space.sample(trial, self.spec.space, self.spec.training)
+        rows = architecture(hp, self.data.n_features, self.data.n_outputs)
+        seed = self.seed + trial.number
+        for key, value in {"units": hp.units, "n_params": count_params(hp, self.data.n_features, self.data.n_outputs),
+                           "architecture": rows, "seed": seed}.items():
+            trial.set_user_attr(key, value)
+        start = time.perf_counter()
+        try:
+            history = self._train(trial, hp, seed)
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", INTERRUPTED)
+            raise
+        except TrialFailed as exc:
+            trial.set_user_attr("fail_reason", str(exc))
+            raise
+        finally:
+            trial.set_user_attr("train_seconds", round(time.perf_counter() - start, 3))
+        return self._record(trial, history)
+
+    def _train(self, trial: optuna.Trial, hp: space.Hyperparams, seed: int) -> dict[str, list[float]]:
+        load_keras()
+        import keras
+        import tensorflow as tf
+        from optuna_integration import KerasPruningCallback
+
+        from tuner.callbacks import EpochGuard
+        from tuner.model import build_model
+        from tuner.train import fit
+
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        guard = EpochGuard(self.metric.name)
+        callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), guard, KerasPruningCallback(trial, self.metric.name)]
+        if self.spec.training.patience:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor=self.metric.name, mode=self.metric.direction[:3],
+                                                           patience=self.spec.training.patience))
+        try:
+            model = build_model(hp, self.data.n_features, self.data.n_outputs, self.data.task,
+                                self.spec.training.optimizer)
+            history = fit(model, self.data, hp, self.spec.training.epochs, callbacks)
+        except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
+            raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:200]}") from None
+        except optuna.TrialPruned:
+            trial.set_user_attr("epochs_run", guard.epochs)
+            raise
+        _check_finite(history)
+        return history
+
+    def _record(self, trial: optuna.Trial, history: dict[str, list[float]]) -> float:
+        values = history[self.metric.name]
+        best = self.metric.best_index(values)
+        train_key, val_key = self.metric.base, self.metric.validation
+        train_value, val_value = history[train_key][best], history[val_key][best]
+        gap = train_value - val_value if self.metric.direction == "maximize" else val_value - train_value
+        for key, value in {"epochs_run": len(values), "best_epoch": best, f"train_{train_key}": train_value,
+                           val_key: val_value, "overfit_gap": gap}.items():
+            trial.set_user_attr(key, value)
+        return values[best]
+
+
+def _check_finite(history: dict[str, list[float]]) -> None:
+    for key, values in history.items():
+        for epoch, value in enumerate(values):
+            if not math.isfinite(value):
+                raise TrialFailed(f"{key} became {value} at epoch {epoch}; lower the learning rate or L2 range")

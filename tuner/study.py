@@ -1,0 +1,78 @@
+"""Studies in the store: create or resume by name, with the study file's definition kept beside the trials."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage
+
+from tuner.errors import StudyConflict, StudyNotFound
+from tuner.spec import StudySpec, parse_spec
+
+SPEC_ATTR = "tuner.spec"
+FINGERPRINT_ATTR = "tuner.fingerprint"
+BASE_DIR_ATTR = "tuner.base_dir"
+DATA_ATTR = "tuner.data"
+METRIC_ATTR = "tuner.metric"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What a study was created from, as kept in the store."""
+
+    spec: StudySpec
+    base_dir: Path
+    data: dict[str, Any]
+    metric: str
+
+
+def names(storage: RDBStorage) -> list[str]:
+    return [s.study_name for s in storage.get_all_studies()]
+
+
+def load(storage: RDBStorage, name: str, **kwargs: Any) -> optuna.Study:
+    """An existing study, or StudyNotFound naming the studies that do exist."""
+    try:
+        return optuna.load_study(study_name=name, storage=storage, **kwargs)
+    except KeyError:
+        known = names(storage)
+        hint = f"studies here: {', '.join(known)}" if known else "the store holds no studies yet"
+        raise StudyNotFound(f"study {name!r} not found ({hint}); run `tuner start {name}` first "
+                            f"or pass the right --storage") from None
+
+
+def definition(study: optuna.Study) -> Definition:
+    attrs = study.user_attrs
+    if SPEC_ATTR not in attrs:
+        raise StudyNotFound(f"study {study.study_name!r} was not created by tuner (it has no stored definition)")
+    return Definition(spec=parse_spec(attrs[SPEC_ATTR], f"study {study.study_name} (stored)"),
+                      base_dir=Path(attrs.get(BASE_DIR_ATTR, ".")), data=attrs.get(DATA_ATTR, {}),
+                      metric=attrs.get(METRIC_ATTR, ""))
+
+
+def create_or_resume(storage: RDBStorage, name: str, spec: StudySpec, base_dir: Path, data: dict[str, Any],
+                     metric: str, direction: str, **kwargs: Any) -> optuna.Study:
+    """Create the study, or resume it when its stored definition matches; refuse a changed definition."""
+    if name in names(storage):
+        study = load(storage, name, **kwargs)
+        stored = study.user_attrs.get(FINGERPRINT_ATTR)
+        if stored != spec.fingerprint():
+            raise StudyConflict(
+                f"study {name!r} already exists with a different definition; run it under a new name "
+                f"(--name {name}-2), or restore the study file it was created from "
+                f"(`tuner status {name}` shows it)")
+        return study
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, direction=direction, **kwargs)
+    except optuna.exceptions.DuplicatedStudyError:  # another worker created it a moment ago
+        return create_or_resume(storage, name, spec, base_dir, data, metric, direction, **kwargs)
+    study.set_user_attr(SPEC_ATTR, json.loads(spec.model_dump_json(exclude_defaults=False)))
+    study.set_user_attr(FINGERPRINT_ATTR, spec.fingerprint())
+    study.set_user_attr(BASE_DIR_ATTR, str(base_dir.resolve()))
+    study.set_user_attr(DATA_ATTR, data)
+    study.set_user_attr(METRIC_ATTR, metric)
+    return study

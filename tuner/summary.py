@@ -1,0 +1,63 @@
+"""Read-only views of a study: state counts, the best trial and its architecture. No TensorFlow here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from tuner.objective import INTERRUPTED
+
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+
+def counts_toward_budget(trial: FrozenTrial) -> bool:
+    """Finished and running trials use up the budget; interrupted ones and dead workers' trials are redone."""
+    if trial.state in COUNTED:
+        return True
+    reason = trial.user_attrs.get("fail_reason")
+    return trial.state == TrialState.FAIL and reason is not None and reason != INTERRUPTED
+
+
+@dataclass(frozen=True)
+class Counts:
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    running: int = 0
+    used: int = 0  # trials that count toward the budget
+
+    @classmethod
+    def of(cls, trials: list[FrozenTrial]) -> Counts:
+        states = Counter(t.state for t in trials)
+        return cls(complete=states[TrialState.COMPLETE], pruned=states[TrialState.PRUNED],
+                   failed=states[TrialState.FAIL], running=states[TrialState.RUNNING],
+                   used=sum(counts_toward_budget(t) for t in trials))
+
+
+def best_trial(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> FrozenTrial | None:
+    trials = [t for t in (trials or study.get_trials(deepcopy=False)) if t.state == TrialState.COMPLETE]
+    if not trials:
+        return None
+    pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    return pick(trials, key=lambda t: t.value)
+
+
+def trial_view(trial: FrozenTrial) -> dict[str, Any]:
+    """A trial as `tuner best` shows it: value, params, architecture and the recorded attributes."""
+    attrs = dict(trial.user_attrs)
+    return {"number": trial.number, "state": trial.state.name, "value": trial.value, "params": trial.params,
+            "architecture": attrs.pop("architecture", []), "attrs": attrs}
+
+
+def study_view(study: optuna.Study) -> dict[str, Any]:
+    trials = study.get_trials(deepcopy=False)
+    best = best_trial(study, trials)
+    counts = Counts.of(trials)
+    return {"name": study.study_name, "direction": study.direction.name.lower(),
+            "metric": study.user_attrs.get("tuner.metric", "value"), "trials": len(trials),
+            "counts": counts.__dict__, "best_value": best.value if best else None,
+            "best_trial": best.number if best else None}

@@ -1,0 +1,15 @@
+"""Training: fit one model on the study's data, with callbacks, and return its per-epoch history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuner.data import Dataset
+from tuner.space import Hyperparams
+
+
+def fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list[Any]) -> dict[str, list[float]]:
+    """Plain `model.fit` with validation after every epoch; the callbacks see every epoch's logs."""
+    history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+                        batch_size=hp.batch_size, verbose=0, callbacks=callbacks, shuffle=True)
+    return {key: [float(v) for v in values] for key, values in history.history.items()}
