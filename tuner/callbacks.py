@@ -6,11 +6,13 @@ from typing import Any
 
 import keras
 
+from tuner import interrupt
 from tuner.errors import TrialFailed
 
 
 class EpochGuard(keras.callbacks.Callback):
-    """Counts epochs and fails the trial when the monitored key is missing from the logs.
+    """Counts epochs, stops at an epoch's end once Ctrl-C was pressed, and fails the trial when the monitored key
+    is missing from the logs.
 
     Without it, the pruning callback would only warn about a missing key and never prune.
     """
@@ -22,5 +24,6 @@ class EpochGuard(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epochs = epoch + 1
+        interrupt.check()
         if self.monitor not in (logs or {}):
             raise TrialFailed(f"metric {self.monitor!r} is not in the training logs ({', '.join(logs or {})})")

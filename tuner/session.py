@@ -7,7 +7,7 @@ from pathlib import Path
 
 import optuna
 
-from tuner import runner, strategy, study as studies
+from tuner import interrupt, runner, strategy, study as studies
 from tuner.data import Dataset, load_data
 from tuner.errors import SpecError
 from tuner.metric import Metric, resolve_metric
@@ -28,7 +28,14 @@ class Session:
     url: str
 
     def run(self, trials: int | None, timeout: float | None, on_trial=lambda s: None) -> None:
-        runner.run(self.study, self.objective, trials=trials, timeout=timeout, on_trial=on_trial)
+        """Run until the budget or timeout; Ctrl-C ends the running trial (recorded) and raises KeyboardInterrupt."""
+        interrupt.install()
+
+        def after_trial(study: optuna.Study) -> None:
+            on_trial(study)
+            interrupt.check()
+
+        runner.run(self.study, self.objective, trials=trials, timeout=timeout, on_trial=after_trial)
 
 
 def find_study_file(study: str) -> Path:

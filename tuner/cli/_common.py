@@ -13,8 +13,8 @@ from rich.markup import escape
 
 from tuner.errors import TunerError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -20,11 +20,23 @@ def register(app: typer.Typer) -> None:
 
 
 def _open(storage: str | None, name: str | None = None):
+    """The store (or one study in it) for reading; a missing SQLite file is an error, not a new store."""
     quiet_libraries()
-    from tuner import study as studies
-    from tuner.storage import open_storage
+    from pathlib import Path
 
-    store = open_storage(storage, heartbeat=False)
+    from sqlalchemy.engine import make_url
+
+    from tuner import study as studies
+    from tuner.errors import StorageError
+    from tuner.storage import default_url, open_storage
+
+    url = storage or default_url()
+    if url.startswith("sqlite") and "://" in url:
+        database = make_url(url).database
+        if database and database != ":memory:" and not Path(database).is_file():
+            raise StorageError(f"storage {url}: no such file ({Path(database).resolve()}); run `tuner start STUDY` "
+                               f"here first, or pass --storage / TUNER_STORAGE")
+    store = open_storage(url, heartbeat=False)
     return store if name is None else studies.load(store, name)
 
 

@@ -1,0 +1,33 @@
+"""Ctrl-C that stops cleanly: the first SIGINT leaves a flag that the epoch callback and the trial loop turn into
+KeyboardInterrupt at the next epoch's end (raising from the signal handler itself can land in a weakref callback,
+where Python swallows it); a second SIGINT raises at once."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+_requested = False
+
+
+def requested() -> bool:
+    return _requested
+
+
+def check() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed since `install`."""
+    if _requested:
+        raise KeyboardInterrupt
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    global _requested
+    if _requested:
+        raise KeyboardInterrupt
+    _requested = True
+
+
+def install() -> None:
+    global _requested
+    _requested = False
+    signal.signal(signal.SIGINT, _handler)
