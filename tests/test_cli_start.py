@@ -55,3 +55,17 @@ def test_changed_definition_is_refused(cli, write_study, workdir: Path) -> None:
     result = cli("start", "tiny")
     assert result.exit_code == 2
     assert "different definition" in result.output and "--name" in result.output
+
+
+def test_grid_study_runs_each_cell_once(cli, write_study, workdir: Path) -> None:
+    write_study("grid", {"sampler": "grid", "budget": {"trials": 50}, "training": {"epochs": 1},
+                         "space": {"layers": [1, 2], "units": {"choices": [4, 8], "per_layer": False},
+                                   "l2": 0, "dropout": 0}})
+    result = cli("start", "grid")
+    assert result.exit_code == 0, result.output
+    best = json.loads(cli("status", "grid", "--json").output)
+    assert best["trials"] == 4
+    with sqlite3.connect(workdir / "tuner.db") as db:
+        cells = db.execute("select group_concat(param_name || '=' || param_value) from trial_params "
+                           "group by trial_id").fetchall()
+    assert len(set(cells)) == 4

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 
-from tuner import interrupt, runner, strategy, study as studies
+from tuner import interrupt, runner, space, strategy, study as studies
 from tuner.data import Dataset, load_data
 from tuner.errors import SpecError
 from tuner.metric import Metric, resolve_metric
 from tuner.objective import Objective
-from tuner.spec import StudySpec, load_spec
+from tuner.spec import GridSpec, StudySpec, load_spec
 from tuner.storage import open_storage
 
 
@@ -26,6 +27,14 @@ class Session:
     metric: Metric
     objective: Objective
     url: str
+
+    def budget(self, trials: int | None = None) -> int | None:
+        """The trial budget: the command line's, else the study file's; a grid holds at most its cell count."""
+        budget = trials if trials is not None else self.spec.budget.trials
+        if isinstance(self.spec.sampler, GridSpec):
+            cells = math.prod(len(values) for values in space.grid(self.spec.space).values())
+            budget = cells if budget is None else min(budget, cells)
+        return budget
 
     def run(self, trials: int | None, timeout: float | None, on_trial=lambda s: None) -> None:
         """Run until the budget or timeout; Ctrl-C ends the running trial (recorded) and raises KeyboardInterrupt."""

@@ -30,7 +30,7 @@ def start(
     from tuner.storage import mask
 
     session = open_session(study, storage=storage, name=name, seed=seed)
-    budget = trials if trials is not None else session.spec.budget.trials
+    budget = session.budget(trials)
     timeout = timeout if timeout is not None else session.spec.budget.timeout
     err_console.print(f"study [bold]{session.study.study_name}[/] in {mask(session.url)}: "
                       f"{session.data.name} ({session.data.task}), optimizing {session.metric.name} "
