@@ -69,3 +69,31 @@ def test_grid_study_runs_each_cell_once(cli, write_study, workdir: Path) -> None
         cells = db.execute("select group_concat(param_name || '=' || param_value) from trial_params "
                            "group by trial_id").fetchall()
     assert len(set(cells)) == 4
+
+
+def test_seed_makes_runs_repeatable_and_timeout_stops_early(cli, write_study, workdir: Path) -> None:
+    write_study("tiny", {"training": {"epochs": 1}, "budget": {"trials": 2}})
+    for name in ("a", "b"):
+        assert cli("start", "tiny", "--name", name, "--seed", "5").exit_code == 0
+    assert cli("start", "tiny", "--name", "c", "--seed", "6").exit_code == 0
+    params = {name: [t["params"] for t in _trials(workdir, name)] for name in "abc"}
+    assert params["a"] == params["b"] != params["c"]
+
+    result = cli("start", "tiny", "--name", "d", "--trials", "500", "--timeout", "2")
+    assert result.exit_code == 0, result.output
+    assert 1 <= len(_trials(workdir, "d")) < 500
+
+
+def test_validate_reports_the_data_and_writes_nothing(cli, write_study, workdir: Path) -> None:
+    write_study("tiny")
+    result = cli("validate", "tiny")
+    assert result.exit_code == 0
+    assert "ok: iris (classification), 112 train / 38 validation rows, 4 features" in result.output
+    assert not (workdir / "tuner.db").exists()
+
+
+def _trials(workdir: Path, name: str) -> list[dict]:
+    import optuna
+
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{workdir / 'tuner.db'}")
+    return [{"params": t.params, "state": t.state.name} for t in study.trials]
