@@ -65,7 +65,7 @@ class Objective:
         try:
             model = build_model(hp, self.data.n_features, self.data.n_outputs, self.data.task,
                                 self.spec.training.optimizer)
-            history = fit(model, self.data, hp, self.spec.training.epochs, callbacks)
+            history = fit(model, self.data, hp, self.spec.training.epochs, callbacks, seed=seed)
         except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
             raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:200]}") from None
         except optuna.TrialPruned:
