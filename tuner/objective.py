@@ -55,7 +55,7 @@ class Objective:
         from tuner.model import build_model
         from tuner.train import fit
 
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)  # its gc.collect() cost ~0.17 s a trial; see README.performance.md
         keras.utils.set_random_seed(seed)
         guard = EpochGuard(self.metric.name)
         callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), guard, KerasPruningCallback(trial, self.metric.name)]
