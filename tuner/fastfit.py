@@ -82,10 +82,9 @@ def fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list
     import keras
     import tensorflow as tf
 
-    run_epoch, validate = _graph(how)
+    graph = _graph(how)
     x_train, y_train, x_val, y_val = _device_data(data)
-    weights = [tf.convert_to_tensor(v.value) for v in model.trainable_variables]
-    slots = [tf.zeros_like(w) for w in weights] * 2
+    graph.load(model.trainable_variables)
     l2 = tf.constant([layer.l2 for layer in hp.layers] + [0.0], tf.float32)
     dropout = tf.constant([layer.dropout for layer in hp.layers], tf.float32)
     lr = tf.constant(how.learning_rate, tf.float32)
@@ -97,37 +96,25 @@ def fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list
     calls = keras.callbacks.CallbackList(callbacks, model=model, epochs=epochs, steps=n_batches, verbose=0)
     model.stop_training = False
     history: dict[str, list[float]] = {}
-    calls.on_train_begin()
-    for epoch in range(epochs):
-        calls.on_epoch_begin(epoch)
-        key = tf.constant([seed, epoch], tf.int64)
-        weights, slots, step, loss, score = run_epoch(x_train, y_train, key, weights, slots, step, l2, dropout,
-                                                      lr, batch)
-        val_loss, val_score = validate(x_val, y_val, weights, l2)
-        logs = {"loss": float(loss), metric: float(score), "val_loss": float(val_loss),
-                f"val_{metric}": float(val_score)}
-        calls.on_train_batch_end(n_batches - 1, {"loss": logs["loss"], metric: logs[metric]})
-        for name, value in logs.items():
-            history.setdefault(name, []).append(value)
-        try:
+    try:
+        calls.on_train_begin()
+        for epoch in range(epochs):
+            calls.on_epoch_begin(epoch)
+            key = tf.constant([seed, epoch], tf.int64)
+            step, loss, score = graph.run_epoch(x_train, y_train, key, step, l2, dropout, lr, batch)
+            val_loss, val_score = graph.validate(x_val, y_val, l2)
+            logs = {"loss": float(loss), metric: float(score), "val_loss": float(val_loss),
+                    f"val_{metric}": float(val_score)}
+            calls.on_train_batch_end(n_batches - 1, {"loss": logs["loss"], metric: logs[metric]})
+            for name, value in logs.items():
+                history.setdefault(name, []).append(value)
             calls.on_epoch_end(epoch, logs)
-        finally:
-            _write_back(model, weights, slots, step, how)
-        if model.stop_training:
-            break
-    calls.on_train_end(logs=logs if history else None)
+            if model.stop_training:
+                break
+        calls.on_train_end(logs=logs if history else None)
+    finally:
+        graph.store(model, step, how)
     return history
-
-
-def _write_back(model: Any, weights: list[Any], slots: list[Any], step: Any, how: Plan) -> None:
-    """Trained weights (and Adam's moments and step count) go back into the Keras model and its optimizer."""
-    for variable, value in zip(model.trainable_variables, weights, strict=True):
-        variable.assign(value)
-    optimizer = model.optimizer
-    optimizer.iterations.assign(step)
-    if how.optimizer == "adam" and optimizer.built:
-        for variable, value in zip(optimizer._momentums + optimizer._velocities, slots, strict=True):
-            variable.assign(value)
 
 
 def _device_data(data: Dataset) -> tuple[Any, ...]:
@@ -144,26 +131,60 @@ def _device_data(data: Dataset) -> tuple[Any, ...]:
     return _tensors[key][1:]
 
 
-def _graph(how: Plan) -> tuple[Any, Any]:
+class _Graph:
+    """The traced functions for one kind of model and the variables they train, reshaped for every trial.
+
+    The variables have no fixed shape, so one trace serves every width; a trial loads its model's initial weights
+    into them, and the fused optimizer kernels update them in place.
+    """
+
+    def __init__(self, how: Plan) -> None:
+        import tensorflow as tf
+
+        n = 2 * (how.depth + 1)
+        shapes = [tf.TensorShape([None, None]) if i % 2 == 0 else tf.TensorShape([None]) for i in range(n)]
+
+        def fresh() -> list[Any]:
+            return [tf.Variable(tf.zeros([0] * len(shape)), shape=shape, trainable=True) for shape in shapes]
+
+        self.weights, self.m, self.v = fresh(), fresh(), fresh()
+        self.run_epoch, self.validate = _trace(how, self.weights, self.m, self.v)
+
+    def load(self, variables: list[Any]) -> None:
+        for mine, theirs, m, v in zip(self.weights, variables, self.m, self.v, strict=True):
+            mine.assign(theirs.value)
+            m.assign(mine * 0.0)
+            v.assign(mine * 0.0)
+
+    def store(self, model: Any, step: Any, how: Plan) -> None:
+        """Trained weights (and Adam's moments and step count) go back into the Keras model and its optimizer."""
+        for variable, value in zip(model.trainable_variables, self.weights, strict=True):
+            variable.assign(value)
+        optimizer = model.optimizer
+        optimizer.iterations.assign(step)
+        if how.optimizer == "adam" and optimizer.built:
+            for variable, value in zip(optimizer._momentums + optimizer._velocities, self.m + self.v, strict=True):
+                variable.assign(value)
+
+
+def _graph(how: Plan) -> _Graph:
     """The epoch and validation functions for this kind of model, traced at most once per process."""
     key = (how.depth, how.activation, how.task, how.optimizer, how.beta_1, how.beta_2, how.epsilon)
     if key not in _graphs:
-        _graphs[key] = _trace(how)
+        _graphs[key] = _Graph(how)
     return _graphs[key]
 
 
-def _trace(how: Plan) -> tuple[Any, Any]:
+def _trace(how: Plan, weights: list[Any], ms: list[Any], vs: list[Any]) -> tuple[Any, Any]:
     import keras
     import tensorflow as tf
 
     depth, classify = how.depth, how.task == "classification"
     activation = keras.activations.get(how.activation)
-    n_weights = 2 * (depth + 1)
-    weight_specs = [tf.TensorSpec([None, None] if i % 2 == 0 else [None], tf.float32) for i in range(n_weights)]
     y_spec = tf.TensorSpec([None], tf.int32) if classify else tf.TensorSpec([None, 1], tf.float32)
     x_spec = tf.TensorSpec([None, None], tf.float32)
 
-    def forward(x: Any, weights: list[Any], dropout: Any = None, key: Any = None) -> Any:
+    def forward(x: Any, dropout: Any = None, key: Any = None) -> Any:
         h = x
         for i in range(depth):
             h = activation(tf.matmul(h, weights[2 * i]) + weights[2 * i + 1])
@@ -182,24 +203,27 @@ def _trace(how: Plan) -> tuple[Any, Any]:
         err = out - y
         return tf.reduce_mean(tf.square(err), axis=1), tf.reduce_mean(tf.abs(err), axis=1)
 
-    def penalty(weights: list[Any], l2: Any) -> Any:
+    def penalty(l2: Any) -> Any:
         return tf.add_n([l2[i] * tf.reduce_sum(tf.square(weights[2 * i])) for i in range(depth + 1)])
 
-    def update(weights: list[Any], grads: list[Any], slots: list[Any], step: Any, lr: Any) -> tuple[list, list]:
+    def update(grads: list[Any], step: Any, lr: Any) -> None:
+        """One optimizer step with TensorFlow's fused in-place kernels (Keras's Adam arithmetic, or plain SGD)."""
         if how.optimizer == "sgd":
-            return [w - lr * g for w, g in zip(weights, grads, strict=True)], slots
+            for w, g in zip(weights, grads, strict=True):
+                tf.raw_ops.ResourceApplyGradientDescent(var=w.handle, alpha=lr, delta=g)
+            return
         t = tf.cast(step, tf.float32)
-        alpha = lr * tf.sqrt(1.0 - how.beta_2 ** t) / (1.0 - how.beta_1 ** t)
-        m = [m + (g - m) * (1.0 - how.beta_1) for m, g in zip(slots[:n_weights], grads, strict=True)]
-        v = [v + (tf.square(g) - v) * (1.0 - how.beta_2) for v, g in zip(slots[n_weights:], grads, strict=True)]
-        new = [w - alpha * mi / (tf.sqrt(vi) + how.epsilon) for w, mi, vi in zip(weights, m, v, strict=True)]
-        return new, m + v
+        b1, b2 = tf.constant(how.beta_1), tf.constant(how.beta_2)
+        b1_power, b2_power = tf.pow(b1, t), tf.pow(b2, t)
+        for w, m, v, g in zip(weights, ms, vs, grads, strict=True):
+            tf.raw_ops.ResourceApplyAdam(var=w.handle, m=m.handle, v=v.handle, beta1_power=b1_power,
+                                         beta2_power=b2_power, lr=lr, beta1=b1, beta2=b2,
+                                         epsilon=tf.constant(how.epsilon), grad=g)
 
-    @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([2], tf.int64), weight_specs, weight_specs * 2,
-                                  tf.TensorSpec([], tf.int64), tf.TensorSpec([None], tf.float32),
-                                  tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.float32),
-                                  tf.TensorSpec([], tf.int32)])
-    def run_epoch(x, y, key, weights, slots, step, l2, dropout, lr, batch):  # noqa: ANN001, ANN202
+    @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([2], tf.int64), tf.TensorSpec([], tf.int64),
+                                  tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.float32),
+                                  tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32)])
+    def run_epoch(x, y, key, step, l2, dropout, lr, batch):  # noqa: ANN001, ANN202
         n = tf.shape(x)[0]
         order = tf.argsort(tf.random.stateless_uniform([n], seed=key))
         n_batches = (n + batch - 1) // batch
@@ -209,22 +233,21 @@ def _trace(how: Plan) -> tuple[Any, Any]:
             xb, yb = tf.gather(x, rows), tf.gather(y, rows)
             size = tf.cast(tf.shape(rows)[0], tf.float32)
             seeds = tf.stack([tf.stack([key[0], key[1] * 1_000_003 + tf.cast(b, tf.int64) * 31 + i])
-                              for i in range(depth)]) if depth else None
+                              for i in range(depth)])
             with tf.GradientTape() as tape:
-                tape.watch(weights)
-                per, hit = losses(yb, forward(xb, weights, dropout, seeds))
-                loss = tf.reduce_mean(per) + penalty(weights, l2)
+                per, hit = losses(yb, forward(xb, dropout, seeds))
+                loss = tf.reduce_mean(per) + penalty(l2)
             grads = tape.gradient(loss, weights)
             step = step + 1
-            weights, slots = update(weights, grads, slots, step, lr)
+            update(grads, step, lr)
             loss_sum += loss * size
             score_sum += tf.reduce_sum(hit)
         count = tf.cast(n, tf.float32)
-        return weights, slots, step, loss_sum / count, score_sum / count
+        return step, loss_sum / count, score_sum / count
 
-    @tf.function(input_signature=[x_spec, y_spec, weight_specs, tf.TensorSpec([None], tf.float32)])
-    def validate(x, y, weights, l2):  # noqa: ANN001, ANN202
-        per, hit = losses(y, forward(x, weights))
-        return tf.reduce_mean(per) + penalty(weights, l2), tf.reduce_mean(hit)
+    @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([None], tf.float32)])
+    def validate(x, y, l2):  # noqa: ANN001, ANN202
+        per, hit = losses(y, forward(x))
+        return tf.reduce_mean(per) + penalty(l2), tf.reduce_mean(hit)
 
     return run_epoch, validate
