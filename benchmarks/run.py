@@ -33,7 +33,7 @@ PYTHON = sys.executable
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MODES = {
     "quick": {"repeats": 1, "budgets": [60], "seeds": [0], "kerastuner": False, "memory_trials": (30, 150),
-              "prefill": 2000, "after_prefill": 8},
+              "prefill": 500, "after_prefill": 8},
     "full": {"repeats": 3, "budgets": [60, 300], "seeds": [0, 1, 2, 3, 4], "kerastuner": True,
              "memory_trials": (50, 500), "prefill": 2000, "after_prefill": 32},
 }
@@ -310,8 +310,8 @@ def table(rows: dict[str, Any]) -> str:
               "fixed_tuner": "fixed workload, `tuner start fixed_grid` (SQLite)",
               "fixed_postgres": "fixed workload, `tuner start fixed_grid` (PostgreSQL)",
               "fixed_workers2": "fixed workload, `tuner start fixed_grid --workers 2`",
-              "prefilled_sqlite": "fixed space, study already holding 2,000 trials (SQLite)",
-              "prefilled_postgres": "fixed space, study already holding 2,000 trials (PostgreSQL)"}
+              "prefilled_sqlite": f"fixed space, study already holding {rows.get('prefill', 0):,} trials (SQLite)",
+              "prefilled_postgres": f"fixed space, study already holding {rows.get('prefill', 0):,} trials (PostgreSQL)"}
     for key, label in labels.items():
         runs = rows.get(key)
         if not runs:
@@ -354,7 +354,8 @@ def targets(rows: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         found.append(("start-up: first trial <= TF import + 1 s",
                       f"{first:.2f} s vs {rows['tf_import_s']:.2f} + 1 s", first <= limit))
     for key, label in (("fixed_tuner", "SQLite"), ("fixed_postgres", "PostgreSQL"),
-                       ("prefilled_sqlite", "SQLite, 2,000 trials"), ("prefilled_postgres", "PostgreSQL, 2,000 trials")):
+                       ("prefilled_sqlite", f"SQLite, {rows.get('prefill', 0):,} trials"),
+                       ("prefilled_postgres", f"PostgreSQL, {rows.get('prefill', 0):,} trials")):
         if rows.get(key):
             share = _mean([r["overhead_share"] for r in rows[key]])
             found.append((f"overhead < 5% ({label})", f"{share:.1%}", share < 0.05))
@@ -384,7 +385,7 @@ def main() -> None:
     group.add_argument("--full", action="store_const", const="full", dest="mode")
     mode = parser.parse_args().mode
     cfg = MODES[mode]
-    rows: dict[str, Any] = {"mode": mode, "notes": []}
+    rows: dict[str, Any] = {"mode": mode, "notes": [], "prefill": cfg["prefill"]}
     with tempfile.TemporaryDirectory(prefix="tuner-bench-") as tmp:
         work = Path(tmp)
         print(f"benchmark ({mode}) in {work}", flush=True)
