@@ -44,15 +44,18 @@ def launch(cmd: list[str], cwd: Path, watch: Any = None) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    if watch is not None:
-        watch(proc)
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{out[-2000:]}")
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+        if watch is not None:
+            watch(proc)
+        out = proc.stdout.read() if proc.stdout else ""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            errors.seek(0)
+            tail = (out + errors.read()).strip().splitlines()[-3:]
+            raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {proc.returncode}: {' / '.join(tail)[-300:]}")
     return {"wall_s": wall, "started": started, "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": out}
 
 
@@ -112,7 +115,7 @@ def fixed_on_postgres(work: Path, rows: dict[str, Any]) -> None:
         run = tuner_start(ROOT / "studies" / "fixed_grid.yaml", work, POSTGRES, "--name", name)
         rows["fixed_postgres"] = [tuner_figures(run, trials_of(POSTGRES, name))]
     except RuntimeError as exc:
-        rows["notes"].append(f"PostgreSQL row skipped: {str(exc).splitlines()[-1][:160]}")
+        rows["notes"].append(f"PostgreSQL row skipped: {str(exc)[:400]}")
     finally:
         try:
             optuna.delete_study(study_name=name, storage=POSTGRES)
@@ -157,7 +160,7 @@ def overhead_after_prefill(work: Path, storage: str, label: str, prefill: int, m
         new = [t for t in trials_of(storage, name) if t.number >= prefill]
         rows[f"prefilled_{label}"] = [tuner_figures(run, new)]
     except RuntimeError as exc:
-        rows["notes"].append(f"{label} overhead row skipped: {str(exc).splitlines()[-1][:160]}")
+        rows["notes"].append(f"{label} overhead row skipped: {str(exc)[:400]}")
     finally:
         try:
             optuna.delete_study(study_name=name, storage=storage)

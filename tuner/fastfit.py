@@ -11,6 +11,7 @@ the trained weights are written back into it. Callbacks get the same per-epoch l
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "softp
 
 _graphs: dict[tuple[Any, ...], Any] = {}
 _tensors: dict[int, tuple[Any, ...]] = {}
+_lock = threading.Lock()  # the graphs' variables are shared: one trial at a time per process
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,12 @@ def _optimizer_extras(optimizer: Any, name: str) -> bool:
 def fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list[Any], seed: int,
         how: Plan) -> dict[str, list[float]]:
     """Train `model` in place like `model.fit(..., shuffle=True)` and return the same history keys."""
+    with _lock:
+        return _fit(model, data, hp, epochs, callbacks, seed, how)
+
+
+def _fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list[Any], seed: int,
+         how: Plan) -> dict[str, list[float]]:
     import keras
     import tensorflow as tf
 
