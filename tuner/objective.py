@@ -55,7 +55,7 @@ class Objective:
         from tuner.model import build_model
         from tuner.train import fit
 
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)  # its gc.collect() cost ~0.17 s a trial; see README.performance.md
         keras.utils.set_random_seed(seed)
         guard = EpochGuard(self.metric.name)
         callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), guard, KerasPruningCallback(trial, self.metric.name)]
@@ -65,7 +65,7 @@ class Objective:
         try:
             model = build_model(hp, self.data.n_features, self.data.n_outputs, self.data.task,
                                 self.spec.training.optimizer)
-            history = fit(model, self.data, hp, self.spec.training.epochs, callbacks)
+            history = fit(model, self.data, hp, self.spec.training.epochs, callbacks, seed=seed)
         except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
             raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:200]}") from None
         except optuna.TrialPruned:

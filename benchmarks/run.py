@@ -1,0 +1,415 @@
+"""Time tuner against the reference scripts on the same work, side by side in one run, and print one table.
+
+Usage (from the repository root):
+    python benchmarks/run.py --quick   # a few minutes: every row once, short budgets, one seed
+    python benchmarks/run.py --full    # the README figures: repeats, 60 s / 300 s budgets, 5 seeds
+
+Every tool runs as its own process, started and timed from here (wall time is process start to exit), one at a
+time. tuner runs as the real `python -m tuner start ...` on a temporary SQLite file (or PostgreSQL for that row).
+The reference scripts in benchmarks/reference/ are what a user would write without tuner. Results also go to
+benchmarks/results/<mode>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "benchmarks" / "reference"
+PYTHON = sys.executable
+POSTGRES = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MODES = {
+    "quick": {"repeats": 1, "budgets": [60], "seeds": [0], "kerastuner": False, "memory_trials": (30, 150),
+              "prefill": 500, "after_prefill": 8},
+    "full": {"repeats": 3, "budgets": [60, 300], "seeds": [0, 1, 2, 3, 4], "kerastuner": True,
+             "memory_trials": (50, 500), "prefill": 2000, "after_prefill": 32},
+}
+
+
+def launch(cmd: list[str], cwd: Path, watch: Any = None) -> dict[str, Any]:
+    """Run one process to its exit: wall seconds, launch time (naive UTC, as Optuna stores it), peak RSS, stdout."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+        if watch is not None:
+            watch(proc)
+        out = proc.stdout.read() if proc.stdout else ""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            errors.seek(0)
+            tail = (out + errors.read()).strip().splitlines()[-3:]
+            raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {proc.returncode}: {' / '.join(tail)[-300:]}")
+    return {"wall_s": wall, "started": started, "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": out}
+
+
+def tuner_start(study: Path | str, work: Path, storage: str, *extra: str, watch: Any = None) -> dict[str, Any]:
+    return launch([PYTHON, "-m", "tuner", "start", str(study), "--storage", storage, *extra], work, watch)
+
+
+def trials_of(storage: str, name: str) -> list[Any]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+
+
+def tuner_figures(run: dict[str, Any], trials: list[Any]) -> dict[str, Any]:
+    """Epochs, time to first trial and overhead share (1 - training time / search span) from the stored trials."""
+    done = [t for t in trials if t.datetime_complete is not None]
+    first = min(t.datetime_start for t in trials)
+    span = (max(t.datetime_complete for t in done) - first).total_seconds()
+    train = sum(t.user_attrs.get("train_seconds", 0.0) for t in done)
+    epochs = sum(t.user_attrs.get("epochs_run", 0) for t in done)
+    run = {k: v for k, v in run.items() if k != "stdout"}
+    return {**run, "trials": len(trials), "epochs": epochs, "first_trial_s": (first - run["started"]).total_seconds(),
+            "overhead_share": max(0.0, 1 - train / span) if span > 0 else None,
+            "best": max((t.value for t in done if t.value is not None), default=None)}
+
+
+def tf_import_seconds(work: Path) -> float:
+    code = "import time; t = time.perf_counter(); import tensorflow, keras; print(time.perf_counter() - t)"
+    return float(launch([PYTHON, "-c", code], work)["stdout"].strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- fixed workload
+
+
+def fixed_workload(work: Path, repeats: int, rows: dict[str, Any]) -> None:
+    grid = ROOT / "studies" / "fixed_grid.yaml"
+    tuner_runs, anchor_runs = [], []
+    for i in range(repeats):
+        db = f"sqlite:///{work / f'fixed_{i}.db'}"
+        tuner_runs.append(tuner_figures(tuner_start(grid, work, db), trials_of(db, "fixed_grid")))
+        anchor = launch([PYTHON, str(REFERENCE / "anchor_fixed_grid.py")], work)
+        info = json.loads(anchor["stdout"].strip().splitlines()[-1])
+        anchor.pop("stdout")
+        anchor_runs.append({**anchor, "epochs": info["epochs"], "trials": info["trials"], "best": info["best"],
+                            "first_trial_s": info["startup_s"]})
+        print(f"  fixed workload {i + 1}/{repeats}: tuner {tuner_runs[-1]['wall_s']:.1f} s, "
+              f"hand-written {anchor['wall_s']:.1f} s", flush=True)
+    rows["fixed_tuner"], rows["fixed_anchor"] = tuner_runs, anchor_runs
+
+
+def fixed_on_postgres(work: Path, rows: dict[str, Any]) -> None:
+    import optuna
+
+    name = f"bench_fixed_{os.getpid()}"
+    try:
+        run = tuner_start(ROOT / "studies" / "fixed_grid.yaml", work, POSTGRES, "--name", name)
+        rows["fixed_postgres"] = [tuner_figures(run, trials_of(POSTGRES, name))]
+    except RuntimeError as exc:
+        rows["notes"].append(f"PostgreSQL row skipped: {str(exc)[:400]}")
+    finally:
+        try:
+            optuna.delete_study(study_name=name, storage=POSTGRES)
+        except Exception:  # noqa: BLE001 - nothing was created
+            pass
+
+
+def two_workers(work: Path, rows: dict[str, Any]) -> None:
+    help_text = launch([PYTHON, "-m", "tuner", "start", "--help"], work)["stdout"]
+    if "--workers" not in help_text:
+        rows["notes"].append("two-worker row skipped: this tuner's `start` has no --workers option")
+        return
+    db = f"sqlite:///{work / 'fixed_w2.db'}"
+    run = tuner_start(ROOT / "studies" / "fixed_grid.yaml", work, db, "--workers", "2")
+    rows["fixed_workers2"] = [tuner_figures(run, trials_of(db, "fixed_grid"))]
+
+
+# ---------------------------------------------------------------- overhead with a full study
+
+
+def overhead_after_prefill(work: Path, storage: str, label: str, prefill: int, more: int,
+                           rows: dict[str, Any]) -> None:
+    """The fixed workload's space with a random sampler, on a study that already holds `prefill` trials."""
+    import optuna
+
+    spec = yaml.safe_load((ROOT / "studies" / "fixed_grid.yaml").read_text())
+    spec["sampler"] = {"name": "random", "seed": 0}
+    spec["budget"] = {"trials": 1}
+    path = work / "studies" / "prefilled.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(spec))
+    name = f"bench_prefilled_{label}_{os.getpid()}"
+    try:
+        tuner_start(path, work, storage, "--name", name)
+        study = optuna.load_study(study_name=name, storage=storage)
+        seed = study.get_trials()[0]
+        copies = [optuna.trial.create_trial(params=seed.params, distributions=seed.distributions, value=seed.value,
+                                            user_attrs=seed.user_attrs, intermediate_values=seed.intermediate_values)
+                  for _ in range(prefill - 1)]
+        study.add_trials(copies)
+        run = tuner_start(path, work, storage, "--name", name, "--trials", str(prefill + more))
+        new = [t for t in trials_of(storage, name) if t.number >= prefill]
+        rows[f"prefilled_{label}"] = [tuner_figures(run, new)]
+    except RuntimeError as exc:
+        rows["notes"].append(f"{label} overhead row skipped: {str(exc)[:400]}")
+    finally:
+        try:
+            optuna.delete_study(study_name=name, storage=storage)
+        except Exception:  # noqa: BLE001 - nothing was created
+            pass
+
+
+# ---------------------------------------------------------------- memory
+
+
+def memory_flat(work: Path, early: int, late: int, rows: dict[str, Any]) -> None:
+    """Peak RSS of one `tuner start` process when the study holds `early` trials, and when it holds `late`."""
+    spec = yaml.safe_load((ROOT / "studies" / "fixed_grid.yaml").read_text())
+    spec.update({"sampler": {"name": "random", "seed": 0}, "budget": {"trials": late}})
+    spec["training"]["epochs"] = 1
+    path = work / "studies" / "memory.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(spec))
+    db_file = work / "memory.db"
+    seen: dict[int, float] = {}
+
+    def watch(proc: subprocess.Popen) -> None:
+        while _running(proc.pid):
+            hwm = _vm_hwm_mb(proc.pid)
+            count = _count(db_file)
+            for mark in (early, late):
+                if count >= mark and mark not in seen and hwm:
+                    seen[mark] = hwm
+            if hwm and count < late:
+                seen["last"] = hwm  # type: ignore[index]
+            time.sleep(0.2)
+
+    run = tuner_start(path, work, f"sqlite:///{db_file}", watch=watch)
+    seen.setdefault(late, seen.get("last", run["peak_rss_mb"]))  # type: ignore[arg-type]
+    rows["memory"] = {"early_trials": early, "late_trials": late, "early_mb": seen.get(early),
+                      "late_mb": seen[late], "wall_s": run["wall_s"]}
+
+
+def _running(pid: int) -> bool:
+    """True while the child runs; unlike Popen.poll() it leaves the exit status for os.wait4 to collect."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _count(db_file: Path) -> int:
+    if not db_file.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=1) as db:
+            return int(db.execute("select count(*) from trials where state != 'RUNNING'").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+# ---------------------------------------------------------------- search quality at equal time
+
+
+def best_by(points: list[tuple[float, float]], seconds: float) -> float | None:
+    """The best value among results finished within `seconds` of launch."""
+    values = [value for at, value in points if at <= seconds]
+    return max(values) if values else None
+
+
+def quality(work: Path, budgets: list[int], seeds: list[int], kerastuner: bool, rows: dict[str, Any]) -> None:
+    horizon = max(budgets)
+    out: dict[str, dict[int, list[tuple[float, float]]]] = {"tuner": {}, "optuna-plain": {}}
+    if kerastuner:
+        out["keras-tuner"] = {}
+    for seed in seeds:
+        db = f"sqlite:///{work / f'quality_{seed}.db'}"
+        run = tuner_start(ROOT / "studies" / "digits.yaml", work, db, "--seed", str(seed), "--timeout", str(horizon),
+                          "--trials", "100000")
+        out["tuner"][seed] = _points(run, trials_of(db, "digits"))
+
+        db = f"sqlite:///{work / f'plain_{seed}.db'}"
+        run = launch([PYTHON, str(ROOT / "benchmarks" / "seeded.py"), str(seed),
+                      str(REFERENCE / "anchor_optuna_plain.py"), str(horizon), db], work)
+        import optuna
+
+        names = optuna.get_all_study_names(db)
+        out["optuna-plain"][seed] = _points(run, trials_of(db, names[0]))
+
+        if kerastuner:
+            folder = work / f"kt_{seed}"
+            run = launch([PYTHON, str(ROOT / "benchmarks" / "seeded.py"), str(seed),
+                          str(REFERENCE / "anchor_kerastuner.py"), "30", str(folder)], work)
+            out["keras-tuner"][seed] = _kerastuner_points(run, folder)
+        print(f"  quality seed {seed}: " + ", ".join(
+            f"{tool} {best_by(points[seed], horizon)}" for tool, points in out.items()), flush=True)
+    rows["quality"] = {tool: {str(b): [best_by(points[s], b) for s in seeds] for b in budgets}
+                       for tool, points in out.items()}
+
+
+def _points(run: dict[str, Any], trials: list[Any]) -> list[tuple[float, float]]:
+    """(seconds since launch, value) for every trial with a value: completed, or pruned at its last report."""
+    points = []
+    for t in trials:
+        if t.datetime_complete is None:
+            continue
+        value = t.value if t.value is not None else max(t.intermediate_values.values(), default=None)
+        if value is not None:
+            points.append(((t.datetime_complete - run["started"]).total_seconds(), value))
+    return points
+
+
+def _kerastuner_points(run: dict[str, Any], folder: Path) -> list[tuple[float, float]]:
+    started = run["started"].replace(tzinfo=dt.UTC).timestamp()
+    points = []
+    for path in folder.glob("*/trial_*/trial.json"):
+        score = json.loads(path.read_text()).get("score")
+        if score is not None:
+            points.append((path.stat().st_mtime - started, float(score)))
+    return points
+
+
+# ---------------------------------------------------------------- the table
+
+
+def _mean(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def _spread(values: list[float | None]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f} (min {min(values):.4f})"
+
+
+def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def table(rows: dict[str, Any]) -> str:
+    lines = ["| what | wall s | epochs/s | overhead share | first trial s | peak RSS MB | best |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    labels = {"fixed_anchor": "fixed workload, hand-written (reference/anchor_fixed_grid.py)",
+              "fixed_tuner": "fixed workload, `tuner start fixed_grid` (SQLite)",
+              "fixed_postgres": "fixed workload, `tuner start fixed_grid` (PostgreSQL)",
+              "fixed_workers2": "fixed workload, `tuner start fixed_grid --workers 2`",
+              "prefilled_sqlite": f"fixed space, study already holding {rows.get('prefill', 0):,} trials (SQLite)",
+              "prefilled_postgres": f"fixed space, study already holding {rows.get('prefill', 0):,} trials (PostgreSQL)"}
+    for key, label in labels.items():
+        runs = rows.get(key)
+        if not runs:
+            continue
+        wall = _mean([r["wall_s"] for r in runs])
+        eps = _mean([r["epochs"] / r["wall_s"] for r in runs])
+        share = _mean([r.get("overhead_share") for r in runs])
+        lines.append(f"| {label} | {_fmt(wall)} | {_fmt(eps, '{:.1f}')} | {_fmt(share, '{:.1%}')} | "
+                     f"{_fmt(_mean([r['first_trial_s'] for r in runs]))} | "
+                     f"{_fmt(_mean([r['peak_rss_mb'] for r in runs]), '{:.0f}')} | "
+                     f"{_fmt(_mean([r['best'] for r in runs]), '{:.4f}')} |")
+    out = ["\n".join(lines), ""]
+    if "quality" in rows:
+        q = rows["quality"]
+        budgets = list(next(iter(q.values())).keys())
+        out.append("| best val_accuracy on digits, by time since launch | " + " | ".join(f"{b} s" for b in budgets)
+                   + " |")
+        out.append("| --- |" + " --- |" * len(budgets))
+        for tool, by_budget in q.items():
+            out.append(f"| {tool} | " + " | ".join(_spread(by_budget[b]) for b in budgets) + " |")
+        out.append("")
+    out.append("| target | measured | met |")
+    out.append("| --- | --- | --- |")
+    for name, measured, met in targets(rows):
+        out.append(f"| {name} | {measured} | {'yes' if met else 'no' if met is not None else 'n/a'} |")
+    out += [""] + [f"note: {n}" for n in rows["notes"]]
+    return "\n".join(out)
+
+
+def targets(rows: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    found = []
+    tuner_wall = _mean([r["wall_s"] for r in rows.get("fixed_tuner", [])])
+    anchor_wall = _mean([r["wall_s"] for r in rows.get("fixed_anchor", [])])
+    if tuner_wall and anchor_wall:
+        ratio = anchor_wall / tuner_wall
+        found.append(("fixed workload: hand-written wall / tuner wall >= 5", f"{ratio:.2f}x", ratio >= 5))
+    if rows.get("tf_import_s") is not None and rows.get("fixed_tuner"):
+        first = _mean([r["first_trial_s"] for r in rows["fixed_tuner"]])
+        limit = rows["tf_import_s"] + 1
+        found.append(("start-up: first trial <= TF import + 1 s",
+                      f"{first:.2f} s vs {rows['tf_import_s']:.2f} + 1 s", first <= limit))
+    for key, label in (("fixed_tuner", "SQLite"), ("fixed_postgres", "PostgreSQL"),
+                       ("prefilled_sqlite", f"SQLite, {rows.get('prefill', 0):,} trials"),
+                       ("prefilled_postgres", f"PostgreSQL, {rows.get('prefill', 0):,} trials")):
+        if rows.get(key):
+            share = _mean([r["overhead_share"] for r in rows[key]])
+            found.append((f"overhead < 5% ({label})", f"{share:.1%}", share < 0.05))
+    if rows.get("memory"):
+        m = rows["memory"]
+        if m["early_mb"]:
+            growth = m["late_mb"] / m["early_mb"] - 1
+            found.append((f"memory flat: peak RSS at trial {m['late_trials']} vs {m['early_trials']} within 10%",
+                          f"{m['early_mb']:.0f} -> {m['late_mb']:.0f} MB ({growth:+.1%})", abs(growth) <= 0.10))
+    if rows.get("fixed_workers2") and tuner_wall:
+        ratio = tuner_wall / rows["fixed_workers2"][0]["wall_s"]
+        found.append(("two workers: 1-worker wall / 2-worker wall >= 1.7", f"{ratio:.2f}x", ratio >= 1.7))
+    for tool in ("optuna-plain", "keras-tuner"):
+        if tool in rows.get("quality", {}):
+            for budget, values in rows["quality"]["tuner"].items():
+                ours, theirs = _mean(values), _mean(rows["quality"][tool][budget])
+                if ours is not None and theirs is not None:
+                    found.append((f"quality at {budget} s: tuner mean >= {tool} mean",
+                                  f"{ours:.4f} vs {theirs:.4f}", ours >= theirs))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--quick", action="store_const", const="quick", dest="mode")
+    group.add_argument("--full", action="store_const", const="full", dest="mode")
+    mode = parser.parse_args().mode
+    cfg = MODES[mode]
+    rows: dict[str, Any] = {"mode": mode, "notes": [], "prefill": cfg["prefill"]}
+    with tempfile.TemporaryDirectory(prefix="tuner-bench-") as tmp:
+        work = Path(tmp)
+        print(f"benchmark ({mode}) in {work}", flush=True)
+        rows["tf_import_s"] = tf_import_seconds(work)
+        fixed_workload(work, cfg["repeats"], rows)
+        fixed_on_postgres(work, rows)
+        two_workers(work, rows)
+        for label, storage in (("sqlite", f"sqlite:///{work / 'prefilled.db'}"), ("postgres", POSTGRES)):
+            overhead_after_prefill(work, storage, label, cfg["prefill"], cfg["after_prefill"], rows)
+        memory_flat(work, *cfg["memory_trials"], rows)
+        quality(work, cfg["budgets"], cfg["seeds"], cfg["kerastuner"], rows)
+        if not cfg["kerastuner"]:
+            rows["notes"].append("KerasTuner is run in --full only (one Hyperband iteration takes ~3 minutes)")
+    text = table(rows)
+    print(f"\nTensorFlow import: {rows['tf_import_s']:.2f} s\n")
+    print(text)
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"{mode}.json").write_text(json.dumps(rows, default=str, indent=1))
+    (results / f"{mode}.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
