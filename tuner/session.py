@@ -9,7 +9,7 @@ import optuna
 
 from tuner import runner, strategy, study as studies
 from tuner.data import Dataset, load_data
-from tuner.errors import SpecError
+from tuner.errors import DataError, SpecError
 from tuner.metric import Metric, resolve_metric
 from tuner.objective import Objective
 from tuner.spec import StudySpec, load_spec
@@ -51,7 +51,7 @@ def check(path: Path) -> tuple[StudySpec, Dataset, Metric]:
 
 
 def open_session(study: str, *, storage: str | None = None, name: str | None = None,
-                 seed: int | None = None) -> Session:
+                 seed: int | None = None, worker: int = 0) -> Session:
     """Open (create or resume) the study a study file describes; nothing is written until all checks pass."""
     path = find_study_file(study)
     spec, data, metric = check(path)
@@ -59,8 +59,44 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
     name = name or path.stem
     existing = len(studies.load(store, name).trials) if name in studies.names(store) else 0
     base_seed = spec.sampler.seed if seed is None else seed
-    sampler_seed = None if base_seed is None else base_seed + existing
+    sampler_seed = None if base_seed is None else base_seed + existing + 1000 * worker
     opened = studies.create_or_resume(
         store, name, spec, path.parent, data.describe(), metric.name, metric.direction,
         sampler=strategy.make_sampler(spec, sampler_seed), pruner=strategy.make_pruner(spec))
     return Session(opened, spec, data, metric, Objective(spec, data, metric, seed=base_seed or 0), store.url)
+
+
+def join_session(name: str, *, storage: str | None = None, data_dir: str | Path | None = None,
+                 seed: int | None = None, worker: int | None = None) -> Session:
+    """Open an existing study from its stored definition alone (no study file), as a worker on any machine.
+
+    A relative data path is looked up under the stored base folder, then `data_dir`, then the working folder.
+    `worker` makes this process's sampler seed differ from the other workers' (default: the process id).
+    """
+    import os
+
+    store = open_storage(storage)
+    stored = studies.definition(studies.load(store, name))
+    spec = stored.spec
+    data = _load_stored_data(spec, stored.base_dir, data_dir, name)
+    metric = resolve_metric(spec.training, data.task)
+    existing = len(studies.load(store, name).trials)
+    worker = os.getpid() if worker is None else worker
+    base_seed = spec.sampler.seed if seed is None else seed
+    sampler_seed = None if base_seed is None else base_seed + existing + 1000 * worker
+    opened = studies.load(store, name, sampler=strategy.make_sampler(spec, sampler_seed),
+                          pruner=strategy.make_pruner(spec))
+    return Session(opened, spec, data, metric, Objective(spec, data, metric, seed=base_seed or 0), store.url)
+
+
+def _load_stored_data(spec: StudySpec, base_dir: Path, data_dir: str | Path | None, name: str) -> Dataset:
+    roots = [base_dir] + ([Path(data_dir)] if data_dir is not None else []) + [Path.cwd()]
+    for root in roots:
+        try:
+            return load_data(spec.data, spec.task, root)
+        except DataError as exc:
+            if "not found" not in str(exc):
+                raise
+    relative = spec.data.csv or spec.data.npz
+    raise DataError(f"study {name!r}: data file {relative} not found on this machine (looked in "
+                    f"{', '.join(str(r) for r in dict.fromkeys(roots))}); copy it there or pass --data-dir")
