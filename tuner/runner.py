@@ -13,11 +13,10 @@ from collections.abc import Callable
 
 import optuna
 from optuna.trial import TrialState
-from sqlalchemy.exc import SQLAlchemyError
 
 from tuner.errors import TrialFailed
 from tuner.lock import BudgetLock
-from tuner.storage import reason
+from tuner.storage import caused_by_database, reason
 from tuner.summary import counts_toward_budget
 
 log = logging.getLogger("tuner.runner")
@@ -68,14 +67,22 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
                     running = any(t.state == TrialState.RUNNING for t in states)
             finally:
                 lock.release()
-        except (SQLAlchemyError, optuna.exceptions.UpdateFinishedTrialError) as exc:
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.warning("trial was failed by another worker while running (no heartbeat in time); it is retried")
+        except ValueError as exc:  # the same, seen by Optuna's tell
+            if not str(exc).startswith("Cannot tell a"):
+                raise
+            log.warning("trial was failed by another worker while running (no heartbeat in time); it is retried")
+        except Exception as exc:  # a lost connection, raw or under an error Optuna raised on top of it
+            if not caused_by_database(exc):
+                raise
             log.warning("database error, retrying in %.0f s: %s", RECONNECT_SECONDS, reason(exc))
             time.sleep(RECONNECT_SECONDS)
-            continue
-        if ran:
-            on_trial(study)
-        elif not running:
-            return
         else:
-            time.sleep(POLL_SECONDS)
-            on_trial(study)
+            if ran:
+                on_trial(study)
+            elif not running:
+                return
+            else:
+                time.sleep(POLL_SECONDS)
+                on_trial(study)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
+import time
 from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from tuner.errors import StorageError
 
+log = logging.getLogger("tuner.storage")
+# A lost or refused database connection, raw or as Optuna wraps it: the operation can be tried again later.
+DB_ERRORS = (SQLAlchemyError, optuna.exceptions.StorageInternalError)
 DEFAULT_URL = "sqlite:///tuner.db"
 HEARTBEAT_INTERVAL = 10  # seconds between a running trial's heartbeats (TUNER_HEARTBEAT_INTERVAL)
 GRACE_PERIOD = 30  # seconds without a heartbeat before a running trial counts as dead (TUNER_GRACE_PERIOD)
@@ -76,6 +82,54 @@ def heartbeat_settings() -> tuple[int, int]:
     return interval, grace
 
 
+def caused_by_database(exc: BaseException) -> bool:
+    """Whether a lost database connection is behind `exc` (Optuna sometimes raises another error on top)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DB_ERRORS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class _Storage(RDBStorage):
+    """Optuna's RDB storage made to ride out a database restart while a trial runs.
+
+    Optuna's heartbeat thread dies on its first database error, after which the trial would be failed as stale
+    although its worker is alive: here a failed heartbeat is skipped and the next one tries again. A trial's
+    per-epoch writes (intermediate values, attributes) are idempotent and are retried for up to RETRY_SECONDS.
+    """
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except DB_ERRORS as exc:
+            log.warning("heartbeat not recorded (%s); trying again in %s s", reason(exc), self.heartbeat_interval)
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
+        _retrying(lambda: super(_Storage, self).set_trial_intermediate_value(trial_id, step, intermediate_value))
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        _retrying(lambda: super(_Storage, self).set_trial_user_attr(trial_id, key, value))
+
+
+RETRY_SECONDS = 60
+
+
+def _retrying(write: Any) -> None:
+    deadline = time.monotonic() + RETRY_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            return write()
+        except DB_ERRORS as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("database write failed (%s); retrying in %.1f s", reason(exc), pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 5)
+
+
 def open_storage(url: str | None = None, *, heartbeat: bool = True, retries: int = 1) -> RDBStorage:
     """Connect (creating Optuna's tables when needed); a clear StorageError when it cannot.
 
@@ -94,7 +148,7 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True, retries: int
         kwargs = {"heartbeat_interval": interval, "grace_period": grace,
                   "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=retries)}
     try:
-        return RDBStorage(url, engine_kwargs=engine_kwargs(url), **kwargs)
+        return _Storage(url, engine_kwargs=engine_kwargs(url), **kwargs)
     except Exception as exc:  # SQLAlchemy and driver errors vary by backend; all mean "cannot use this URL".
         raise StorageError(f"storage {mask(url)}: cannot connect ({reason(exc)}); "
                            f"check the URL, that the server is up, and --storage / TUNER_STORAGE") from None
