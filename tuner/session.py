@@ -67,15 +67,17 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
 
 
 def join_session(name: str, *, storage: str | None = None, data_dir: str | Path | None = None,
-                 seed: int | None = None, worker: int | None = None) -> Session:
+                 seed: int | None = None, worker: int | None = None, wait: float = 0) -> Session:
     """Open an existing study from its stored definition alone (no study file), as a worker on any machine.
 
     A relative data path is looked up under the stored base folder, then `data_dir`, then the working folder.
-    `worker` makes this process's sampler seed differ from the other workers' (default: the process id).
+    `worker` makes this process's sampler seed differ from the other workers' (default: the process id);
+    `wait` is how many seconds to wait for the study to be created.
     """
     import os
 
     store = open_storage(storage)
+    studies.wait_for(store, name, wait)
     stored = studies.definition(studies.load(store, name))
     spec = stored.spec
     data = _load_stored_data(spec, stored.base_dir, data_dir, name)

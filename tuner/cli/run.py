@@ -33,6 +33,10 @@ def start(
 
     session = open_session(study, storage=storage, name=name, seed=seed)
     budget = trials if trials is not None else session.spec.budget.trials
+    if budget is not None:  # workers that join later (`tuner worker`) use the same total
+        from tuner.study import TRIALS_ATTR
+
+        session.study.set_user_attr(TRIALS_ATTR, budget)
     timeout = timeout if timeout is not None else session.spec.budget.timeout
     err_console.print(f"study [bold]{session.study.study_name}[/] in {mask(session.url)}: "
                       f"{session.data.name} ({session.data.task}), optimizing {session.metric.name} "

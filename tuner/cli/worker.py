@@ -23,19 +23,21 @@ def worker(
     timeout: Annotated[float | None, typer.Option(min=0, help="Stop starting trials after this many seconds.")] = None,
     data_dir: Annotated[str | None, typer.Option(help="Folder holding the study's data files on this machine.")] = None,
     seed: Annotated[int | None, typer.Option(help="Base seed for the sampler and the trials [default: the stored one].")] = None,
+    wait: Annotated[float, typer.Option(min=0, help="Wait up to this many seconds for the study to be created.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
 ) -> None:
     """Join a running (or finished) study and run its trials until the study's budget is used up."""
     quiet_libraries()
     from tuner.session import join_session
+    from tuner.study import stored_budget
     from tuner.storage import mask
     from tuner.workers import WORKER_VAR, limit_threads
 
     index = os.environ.get(WORKER_VAR)
     session = join_session(study, storage=storage, data_dir=data_dir, seed=seed,
-                           worker=int(index) if index else None)
+                           worker=int(index) if index else None, wait=wait)
     limit_threads()
-    budget = trials if trials is not None else session.spec.budget.trials
+    budget = trials if trials is not None else stored_budget(session.study, session.spec)
     timeout = timeout if timeout is not None else session.spec.budget.timeout
     if quiet:
         session.run(budget, timeout)
