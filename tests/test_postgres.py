@@ -117,10 +117,14 @@ def test_three_workers_finish_an_exact_budget(pg_url: str, write_study) -> None:
 def test_start_with_workers_on_postgres(cli, write_study, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     write_study("tiny", {"training": {"epochs": 1}})
-    result = cli("start", "tiny", "--workers", "2", "--trials", "4", "--storage", pg_url)
+    secret = pg_url.replace("postgres@", "postgres:hunter2@")  # trust auth here: any password is accepted
+    result = cli("start", "tiny", "--workers", "2", "--trials", "4", "--storage", secret)
     assert result.exit_code == 0, result.output
     assert_finished_exactly(trials_of(pg_url, "tiny"), 4)
     assert "4 counted toward the budget" in result.output
+    assert "hunter2" not in result.output and "postgres:***@" in result.output
+    joined = cli("worker", "tiny", env={"TUNER_STORAGE": secret})
+    assert joined.exit_code == 0 and "hunter2" not in joined.output and "postgres:***@" in joined.output
 
 
 def test_sigkilled_worker_trial_is_failed_and_retried(pg_url: str, write_study) -> None:
