@@ -3,6 +3,7 @@
 
     PYTHONPATH=. python benchmarks/bench_workers.py                 # SQLite in a temporary folder
     PYTHONPATH=. python benchmarks/bench_workers.py --storage postgresql+psycopg://postgres@127.0.0.1/bench
+    PYTHONPATH=. python benchmarks/bench_workers.py --reads-only --storage URL   # only the list/status rows
     PYTHONPATH=. python benchmarks/bench_workers.py --quick         # 4 trials per row, 2,000 stored trials
 
 Each worker row is `tuner start digits --workers N --trials T` run as a user runs it (process start-up and
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--storage", help="store to use [default: SQLite in a temporary folder]")
     parser.add_argument("--trials", type=int, default=10, help="trials per worker row")
     parser.add_argument("--stored", type=int, default=10_000, help="trials in the store for the read rows")
+    parser.add_argument("--reads-only", action="store_true", help="only the list/status rows")
     parser.add_argument("--quick", action="store_true", help="4 trials per row, 2,000 stored trials")
     args = parser.parse_args()
     if args.quick:
@@ -114,14 +116,15 @@ def main() -> None:
     rows: list[tuple[str, str, str]] = []
     try:
         per_minute = {}
-        for workers in (1, 2):
+        for workers in () if args.reads_only else (1, 2):
             name = f"bench-w{workers}-{os.getpid()}"
             seconds = tuner("start", "digits", "--name", name, "--workers", str(workers), "--trials",
                             str(args.trials), env=env, cwd=work)
             per_minute[workers] = args.trials / seconds * 60
             rows.append((f"{workers} worker{'s' if workers > 1 else ''}, {args.trials} trials of digits",
                          f"{seconds:.1f} s", f"{per_minute[workers]:.1f} trials/min"))
-        rows.append(("2 workers / 1 worker", "", f"{per_minute[2] / per_minute[1]:.2f}x"))
+        if per_minute:
+            rows.append(("2 workers / 1 worker", "", f"{per_minute[2] / per_minute[1]:.2f}x"))
 
         started = time.perf_counter()
         name = fill(url, work, args.stored)

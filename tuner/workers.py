@@ -92,8 +92,14 @@ def wait(workers: list[Worker], on_tick: Callable[[], None] = lambda: None, ever
             for index, w in enumerate(workers, 1) if w.proc.returncode != 0]
 
 
-def stop(workers: list[Worker]) -> None:
-    """Interrupt the workers (their running trials are recorded as interrupted and redone on resume)."""
+def stop(workers: list[Worker], grace: float = 5) -> None:
+    """Interrupt the workers (their running trials are recorded as interrupted and redone on resume).
+
+    A Ctrl-C in the terminal reaches the workers too, so they get `grace` seconds before their own SIGINT.
+    """
+    deadline = time.monotonic() + grace
+    while any(w.proc.poll() is None for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
     for w in workers:
         if w.proc.poll() is None:
             w.proc.send_signal(signal.SIGINT)

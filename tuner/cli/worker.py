@@ -30,7 +30,6 @@ def worker(
     quiet_libraries()
     from tuner.session import join_session
     from tuner.study import stored_budget
-    from tuner.storage import mask
     from tuner.workers import WORKER_VAR, limit_threads
 
     index = os.environ.get(WORKER_VAR)
@@ -39,6 +38,16 @@ def worker(
     limit_threads()
     budget = trials if trials is not None else stored_budget(session.study, session.spec)
     timeout = timeout if timeout is not None else session.spec.budget.timeout
+    try:
+        _run(session, budget, timeout, quiet)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: the running trial is recorded as failed and will be redone", highlight=False)
+        raise typer.Exit(130) from None
+
+
+def _run(session, budget: int | None, timeout: float | None, quiet: bool) -> None:
+    from tuner.storage import mask
+
     if quiet:
         session.run(budget, timeout)
         return
