@@ -59,7 +59,7 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
     name = name or path.stem
     existing = len(studies.load(store, name).trials) if name in studies.names(store) else 0
     base_seed = spec.sampler.seed if seed is None else seed
-    sampler_seed = None if base_seed is None else base_seed + existing + 1000 * worker
+    sampler_seed = _sampler_seed(base_seed, existing, worker)
     opened = studies.create_or_resume(
         store, name, spec, path.parent, data.describe(), metric.name, metric.direction,
         sampler=strategy.make_sampler(spec, sampler_seed), pruner=strategy.make_pruner(spec))
@@ -78,17 +78,21 @@ def join_session(name: str, *, storage: str | None = None, data_dir: str | Path 
 
     store = open_storage(storage)
     studies.wait_for(store, name, wait)
-    stored = studies.definition(studies.load(store, name))
+    found = studies.load(store, name)
+    stored = studies.definition(found)
     spec = stored.spec
     data = _load_stored_data(spec, stored.base_dir, data_dir, name)
     metric = resolve_metric(spec.training, data.task)
-    existing = len(studies.load(store, name).trials)
-    worker = os.getpid() if worker is None else worker
     base_seed = spec.sampler.seed if seed is None else seed
-    sampler_seed = None if base_seed is None else base_seed + existing + 1000 * worker
+    sampler_seed = _sampler_seed(base_seed, len(found.trials), os.getpid() if worker is None else worker)
     opened = studies.load(store, name, sampler=strategy.make_sampler(spec, sampler_seed),
                           pruner=strategy.make_pruner(spec))
     return Session(opened, spec, data, metric, Objective(spec, data, metric, seed=base_seed or 0), store.url)
+
+
+def _sampler_seed(base: int | None, existing: int, worker: int) -> int | None:
+    """Offset so that a resumed run does not replay its trials and parallel workers do not propose the same ones."""
+    return None if base is None else (base + existing + 1000 * worker) % 2**32
 
 
 def _load_stored_data(spec: StudySpec, base_dir: Path, data_dir: str | Path | None, name: str) -> Dataset:
