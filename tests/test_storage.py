@@ -74,3 +74,25 @@ def test_sqlite_budget_lock_excludes_a_second_holder(workdir: Path) -> None:
     first.release()  # idempotent
     thread.join()
     assert order == ["first released", "second"]
+
+
+def test_running_trial_without_any_heartbeat_is_failed_and_retried(workdir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that lost the database between creating a trial and its first heartbeat leaves such a trial."""
+    import time
+
+    import optuna
+
+    from tuner.runner import fail_stale
+
+    monkeypatch.setenv("TUNER_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("TUNER_GRACE_PERIOD", "2")
+    study = optuna.create_study(study_name="o", storage=open_storage("sqlite:///tuner.db"))
+    trial = study.ask()  # RUNNING, and ask() records no heartbeat
+    trial.suggest_float("x", 0, 1)
+    fail_stale(study)
+    assert [t.state.name for t in study.get_trials()] == ["RUNNING"]  # within the grace period: left alone
+    time.sleep(3)
+    fail_stale(study)
+    failed, retry = study.get_trials()
+    assert (failed.state.name, retry.state.name) == ("FAIL", "WAITING") and retry.params == failed.params

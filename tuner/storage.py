@@ -106,6 +106,28 @@ class _Storage(RDBStorage):
         except DB_ERRORS as exc:
             log.warning("heartbeat not recorded (%s); trying again in %s s", reason(exc), self.heartbeat_interval)
 
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        """Optuna's stale trials, plus running trials that never recorded a heartbeat and started longer than the
+        grace period ago: their worker lost the database (or died) between creating the trial and its first
+        heartbeat, and Optuna alone would leave them RUNNING for ever."""
+        import datetime
+
+        from optuna.storages._rdb import models
+        from optuna.trial import TrialState
+        from sqlalchemy import select
+
+        stale = super()._get_stale_trial_ids(study_id)
+        trials, beats = models.TrialModel.__table__, models.TrialHeartbeatModel.__table__
+        cutoff = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(
+            seconds=self.grace_period or 2 * (self.heartbeat_interval or 0))
+        with self.engine.connect() as conn:
+            orphans = conn.execute(
+                select(trials.c.trial_id).where(trials.c.study_id == study_id, trials.c.state == TrialState.RUNNING,
+                                                trials.c.datetime_start < cutoff,
+                                                ~select(beats.c.trial_id).where(beats.c.trial_id == trials.c.trial_id)
+                                                .exists())).scalars().all()
+        return stale + [t for t in orphans if t not in stale]
+
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         _retrying(lambda: super(_Storage, self).set_trial_intermediate_value(trial_id, step, intermediate_value))
 
