@@ -195,7 +195,8 @@ def test_workers_survive_terminated_connections(pg_url: str, write_study) -> Non
 @pytest.mark.skipif(not (os.environ.get("CI") or os.environ.get("TUNER_TEST_PG_RESTART")),
                     reason="restarts the machine's PostgreSQL (disturbs others using it); runs in CI or with "
                            "TUNER_TEST_PG_RESTART=1")
-def test_workers_survive_a_postgres_restart(pg_url: str, write_study) -> None:
+def test_workers_survive_a_postgres_restart_and_a_killed_worker(pg_url: str, write_study) -> None:
+    """The whole story: two workers, the server restarts mid-study, then one worker is SIGKILLed mid-trial."""
     name = create(write_study("tiny", {"training": {"epochs": 15, "batch_size": 8}}), pg_url)
     fast = {"TUNER_HEARTBEAT_INTERVAL": "1", "TUNER_GRACE_PERIOD": "4"}
     procs = [worker(name, pg_url, "--trials", "5", TUNER_WORKER_INDEX=str(i), **fast) for i in range(2)]
@@ -210,10 +211,16 @@ def test_workers_survive_a_postgres_restart(pg_url: str, write_study) -> None:
             if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"]).returncode == 0:
                 break
             time.sleep(1)
-    finish(procs)
+    deadline = time.monotonic() + 300
+    while sum(t.state == TrialState.RUNNING for t in trials_of(pg_url, name)) < 2:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.2)
+    procs[0].send_signal(signal.SIGKILL)
+    procs[0].wait()
+    finish(procs[1:])
     trials = trials_of(pg_url, name)
     assert_finished_exactly(trials, 5)
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 5
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 5  # nothing lost, nothing stuck
 
 
 def test_tiny_study_on_mysql_with_two_workers(cli, write_study, mysql_url: str,

@@ -76,6 +76,7 @@ def test_sqlite_budget_lock_excludes_a_second_holder(workdir: Path) -> None:
     assert order == ["first released", "second"]
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
 def test_running_trial_without_any_heartbeat_is_failed_and_retried(workdir: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker that lost the database between creating a trial and its first heartbeat leaves such a trial."""
