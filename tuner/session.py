@@ -10,7 +10,7 @@ import optuna
 
 from tuner import interrupt, runner, space, strategy, study as studies
 from tuner.data import Dataset, load_data
-from tuner.errors import SpecError
+from tuner.errors import DataError, SpecError
 from tuner.metric import Metric, resolve_metric
 from tuner.objective import Objective
 from tuner.spec import GridSpec, StudySpec, load_spec
@@ -67,7 +67,7 @@ def check(path: Path) -> tuple[StudySpec, Dataset, Metric]:
 
 
 def open_session(study: str, *, storage: str | None = None, name: str | None = None,
-                 seed: int | None = None) -> Session:
+                 seed: int | None = None, worker: int = 0) -> Session:
     """Open (create or resume) the study a study file describes; nothing is written until all checks pass."""
     path = find_study_file(study)
     spec, data, metric = check(path)
@@ -75,8 +75,50 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
     name = name or path.stem
     existing = len(studies.load(store, name).trials) if name in studies.names(store) else 0
     base_seed = spec.sampler.seed if seed is None else seed
-    sampler_seed = None if base_seed is None else base_seed + existing
+    sampler_seed = _sampler_seed(base_seed, existing, worker)
     opened = studies.create_or_resume(
         store, name, spec, path.parent, data.describe(), metric.name, metric.direction,
         sampler=strategy.make_sampler(spec, sampler_seed), pruner=strategy.make_pruner(spec))
     return Session(opened, spec, data, metric, Objective(spec, data, metric, seed=base_seed or 0), store.url)
+
+
+def join_session(name: str, *, storage: str | None = None, data_dir: str | Path | None = None,
+                 seed: int | None = None, worker: int | None = None, wait: float = 0) -> Session:
+    """Open an existing study from its stored definition alone (no study file), as a worker on any machine.
+
+    A relative data path is looked up under the stored base folder, then `data_dir`, then the working folder.
+    `worker` makes this process's sampler seed differ from the other workers' (default: the process id);
+    `wait` is how many seconds to wait for the study to be created.
+    """
+    import os
+
+    store = open_storage(storage)
+    studies.wait_for(store, name, wait)
+    found = studies.load(store, name)
+    stored = studies.definition(found)
+    spec = stored.spec
+    data = _load_stored_data(spec, stored.base_dir, data_dir, name)
+    metric = resolve_metric(spec.training, data.task)
+    base_seed = spec.sampler.seed if seed is None else seed
+    sampler_seed = _sampler_seed(base_seed, len(found.trials), os.getpid() if worker is None else worker)
+    opened = studies.load(store, name, sampler=strategy.make_sampler(spec, sampler_seed),
+                          pruner=strategy.make_pruner(spec))
+    return Session(opened, spec, data, metric, Objective(spec, data, metric, seed=base_seed or 0), store.url)
+
+
+def _sampler_seed(base: int | None, existing: int, worker: int) -> int | None:
+    """Offset so that a resumed run does not replay its trials and parallel workers do not propose the same ones."""
+    return None if base is None else (base + existing + 1000 * worker) % 2**32
+
+
+def _load_stored_data(spec: StudySpec, base_dir: Path, data_dir: str | Path | None, name: str) -> Dataset:
+    roots = [base_dir] + ([Path(data_dir)] if data_dir is not None else []) + [Path.cwd()]
+    for root in roots:
+        try:
+            return load_data(spec.data, spec.task, root)
+        except DataError as exc:
+            if "not found" not in str(exc):
+                raise
+    relative = spec.data.csv or spec.data.npz
+    raise DataError(f"study {name!r}: data file {relative} not found on this machine (looked in "
+                    f"{', '.join(str(r) for r in dict.fromkeys(roots))}); copy it there or pass --data-dir")

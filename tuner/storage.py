@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import sqlite3
+import time
 from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from tuner.errors import StorageError
 
+log = logging.getLogger("tuner.storage")
+# A lost or refused database connection, raw or as Optuna wraps it: the operation can be tried again later.
+DB_ERRORS = (SQLAlchemyError, optuna.exceptions.StorageInternalError)
 DEFAULT_URL = "sqlite:///tuner.db"
-HEARTBEAT_INTERVAL = 10
-GRACE_PERIOD = 30
+HEARTBEAT_INTERVAL = 10  # seconds between a running trial's heartbeats (TUNER_HEARTBEAT_INTERVAL)
+GRACE_PERIOD = 30  # seconds without a heartbeat before a running trial counts as dead (TUNER_GRACE_PERIOD)
+SQLITE_BUSY_MS = 60_000
 
 
 def default_url() -> str:
@@ -21,14 +31,14 @@ def default_url() -> str:
 
 
 def mask(url: str) -> str:
-    """The URL with its password replaced by ***, safe to print or log."""
-    return re.sub(r"(://[^:/@]+:)([^@]*)(@)", r"\1***\3", url)
+    """The URL (or any text holding one) with passwords replaced by ***, safe to print or log."""
+    return re.sub(r"(://[^:/@\s]+:)([^@\s]*)(@)", r"\1***\3", url)
 
 
 def engine_kwargs(url: str) -> dict[str, Any]:
     """Small pools with connection checks for servers; a busy timeout for SQLite."""
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 60}}
+        return {"connect_args": {"timeout": SQLITE_BUSY_MS / 1000}}
     return {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2, "pool_recycle": 1800,
             "pool_timeout": 30, "connect_args": _connect_timeout(url)}
 
@@ -41,24 +51,135 @@ def _connect_timeout(url: str) -> dict[str, Any]:
     return {}
 
 
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL and a busy timeout on every SQLite connection, so a few local workers never see "database is locked"."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() not in ("wal", "memory"):
+        cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """(interval, grace period) in seconds, from TUNER_HEARTBEAT_INTERVAL / TUNER_GRACE_PERIOD or the defaults."""
+    values = []
+    for var, default in (("TUNER_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL), ("TUNER_GRACE_PERIOD", GRACE_PERIOD)):
+        raw = os.environ.get(var, "").strip()
+        try:
+            value = int(raw) if raw else default
+        except ValueError:
+            raise StorageError(f"{var}={raw!r} is not a whole number of seconds; set e.g. {var}={default}") from None
+        if value < 1:
+            raise StorageError(f"{var}={raw!r} must be at least 1 second")
+        values.append(value)
+    interval, grace = values
+    if grace <= interval:
+        raise StorageError(f"TUNER_GRACE_PERIOD ({grace}) must be longer than TUNER_HEARTBEAT_INTERVAL ({interval})")
+    return interval, grace
+
+
+def caused_by_database(exc: BaseException) -> bool:
+    """Whether a lost database connection is behind `exc` (Optuna sometimes raises another error on top)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DB_ERRORS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class _Storage(RDBStorage):
+    """Optuna's RDB storage made to ride out a database restart while a trial runs.
+
+    Optuna's heartbeat thread dies on its first database error, after which the trial would be failed as stale
+    although its worker is alive: here a failed heartbeat is skipped and the next one tries again. A trial's
+    per-epoch writes (intermediate values, attributes) are idempotent and are retried for up to RETRY_SECONDS.
+    """
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except DB_ERRORS as exc:
+            log.warning("heartbeat not recorded (%s); trying again in %s s", reason(exc), self.heartbeat_interval)
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        """Optuna's stale trials, plus running trials that never recorded a heartbeat and started longer than the
+        grace period ago: their worker lost the database (or died) between creating the trial and its first
+        heartbeat, and Optuna alone would leave them RUNNING for ever."""
+        import datetime
+
+        from optuna.storages._rdb import models
+        from optuna.trial import TrialState
+        from sqlalchemy import select
+
+        stale = super()._get_stale_trial_ids(study_id)
+        trials, beats = models.TrialModel.__table__, models.TrialHeartbeatModel.__table__
+        cutoff = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(
+            seconds=self.grace_period or 2 * (self.heartbeat_interval or 0))
+        with self.engine.connect() as conn:
+            orphans = conn.execute(
+                select(trials.c.trial_id).where(trials.c.study_id == study_id, trials.c.state == TrialState.RUNNING,
+                                                trials.c.datetime_start < cutoff,
+                                                ~select(beats.c.trial_id).where(beats.c.trial_id == trials.c.trial_id)
+                                                .exists())).scalars().all()
+        return stale + [t for t in orphans if t not in stale]
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
+        _retrying(lambda: super(_Storage, self).set_trial_intermediate_value(trial_id, step, intermediate_value))
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        _retrying(lambda: super(_Storage, self).set_trial_user_attr(trial_id, key, value))
+
+
+RETRY_SECONDS = 60
+
+
+def _retrying(write: Any) -> None:
+    deadline = time.monotonic() + RETRY_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            return write()
+        except DB_ERRORS as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("database write failed (%s); retrying in %.1f s", reason(exc), pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 5)
+
+
 def open_storage(url: str | None = None, *, heartbeat: bool = True, retries: int = 1) -> RDBStorage:
-    """Connect (creating Optuna's tables when needed); a clear StorageError when it cannot."""
+    """Connect (creating Optuna's tables when needed); a clear StorageError when it cannot.
+
+    With `heartbeat`, running trials send heartbeats; a trial whose worker died is failed after the grace period
+    and retried `retries` times.
+    """
     url = url or default_url()
     if "://" not in url:
-        raise StorageError(f"storage {url!r} is not a URL; use e.g. sqlite:///tuner.db or "
+        raise StorageError(f"storage {mask(url)!r} is not a URL; use e.g. sqlite:///tuner.db or "
                            f"postgresql+psycopg://user:password@host/db")
     kwargs: dict[str, Any] = {}
     if heartbeat:
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-        kwargs = {"heartbeat_interval": HEARTBEAT_INTERVAL, "grace_period": GRACE_PERIOD,
+        interval, grace = heartbeat_settings()
+        kwargs = {"heartbeat_interval": interval, "grace_period": grace,
                   "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=retries)}
     try:
-        return RDBStorage(url, engine_kwargs=engine_kwargs(url), **kwargs)
+        return _Storage(url, engine_kwargs=engine_kwargs(url), **kwargs)
     except Exception as exc:  # SQLAlchemy and driver errors vary by backend; all mean "cannot use this URL".
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(f"storage {mask(url)}: cannot connect ({mask(reason)[:200]}); "
+        raise StorageError(f"storage {mask(url)}: cannot connect ({reason(exc)}); "
                            f"check the URL, that the server is up, and --storage / TUNER_STORAGE") from None
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of an error, passwords masked, short enough for one line of output."""
+    text = str(exc).strip()
+    return mask(text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def quiet() -> None:

@@ -18,6 +18,7 @@ FINGERPRINT_ATTR = "tuner.fingerprint"
 BASE_DIR_ATTR = "tuner.base_dir"
 DATA_ATTR = "tuner.data"
 METRIC_ATTR = "tuner.metric"
+TRIALS_ATTR = "tuner.trials"  # the budget `tuner start --trials` last set for the whole study
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,17 @@ def create_or_resume(storage: RDBStorage, name: str, spec: StudySpec, base_dir: 
     study.set_user_attr(DATA_ATTR, data)
     study.set_user_attr(METRIC_ATTR, metric)
     return study
+
+
+def stored_budget(study: optuna.Study, spec: StudySpec) -> int | None:
+    """The study's trial budget: the last `tuner start --trials`, else the study file's."""
+    return study.user_attrs.get(TRIALS_ATTR, spec.budget.trials)
+
+
+def wait_for(storage: RDBStorage, name: str, seconds: float) -> None:
+    """Wait up to `seconds` for study `name` to appear (a worker started before `tuner start`)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while name not in names(storage) and time.monotonic() < deadline:
+        time.sleep(1)

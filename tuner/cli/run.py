@@ -23,6 +23,8 @@ def start(
     storage: StorageOption = None,
     name: Annotated[str | None, typer.Option(help="Study name in the store [default: the file's stem].")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the sampler and the trials (overrides the file).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Run N local worker processes on the study "
+                                                "(TensorFlow threads divided between them).")] = None,
 ) -> None:
     """Run (or resume) a study until its trial budget or the timeout is used up."""
     quiet_libraries()
@@ -31,6 +33,10 @@ def start(
 
     session = open_session(study, storage=storage, name=name, seed=seed)
     budget = session.budget(trials)
+    if budget is not None:  # workers that join later (`tuner worker`) use the same total
+        from tuner.study import TRIALS_ATTR
+
+        session.study.set_user_attr(TRIALS_ATTR, budget)
     timeout = timeout if timeout is not None else session.spec.budget.timeout
     err_console.print(f"study [bold]{session.study.study_name}[/] in {mask(session.url)}: "
                       f"{session.data.name} ({session.data.task}), optimizing {session.metric.name} "
@@ -41,7 +47,10 @@ def start(
     interrupted = False
     with StudyProgress(session.study, budget, err_console) as progress:
         try:
-            session.run(budget, timeout, on_trial=progress.update)
+            if workers:
+                _run_workers(session, workers, budget, timeout, seed, progress)
+            else:
+                session.run(budget, timeout, on_trial=progress.update)
         except KeyboardInterrupt:
             interrupted = True
     elapsed = time.monotonic() - started
@@ -52,3 +61,20 @@ def start(
     print_best(session.study)
     if interrupted:
         raise typer.Exit(130)
+
+
+def _run_workers(session, workers: int, budget, timeout, seed, progress) -> None:
+    """N local `tuner worker` processes on the session's study; this process only shows progress."""
+    from tuner import workers as local
+    from tuner.errors import TunerError
+
+    started = local.spawn(session.study.study_name, workers, url=session.url, trials=budget, timeout=timeout,
+                          seed=seed)
+    try:
+        errors = local.wait(started, on_tick=lambda: progress.update(session.study))
+    except KeyboardInterrupt:
+        local.stop(started)
+        raise
+    progress.update(session.study)
+    if errors:
+        raise TunerError("; ".join(errors))

@@ -1,0 +1,99 @@
+"""Storage URLs, masking, SQLite set up for several processes, heartbeat settings and the budget lock (no TF)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from tuner.errors import StorageError
+from tuner.lock import BudgetLock
+from tuner.storage import engine_kwargs, heartbeat_settings, mask, open_storage
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql+psycopg://tuner:s3cr:et@db/tuner", "postgresql+psycopg://tuner:***@db/tuner"),
+    ("mysql+pymysql://root:pw@127.0.0.1:3306/x", "mysql+pymysql://root:***@127.0.0.1:3306/x"),
+    ("could not connect to postgresql://u:hunter2@h/d (refused)", "could not connect to postgresql://u:***@h/d (refused)"),
+    ("sqlite:///tuner.db", "sqlite:///tuner.db"),
+    ("postgresql://tuner@db/tuner", "postgresql://tuner@db/tuner"),
+])
+def test_mask_hides_passwords(url: str, shown: str) -> None:
+    assert mask(url) == shown
+
+
+def test_server_engines_check_connections_and_keep_small_pools() -> None:
+    for url in ("postgresql+psycopg://u@h/d", "mysql+pymysql://u@h/d"):
+        kwargs = engine_kwargs(url)
+        assert kwargs["pool_pre_ping"] is True
+        assert kwargs["pool_size"] + kwargs["max_overflow"] <= 5
+        assert kwargs["connect_args"]["connect_timeout"] > 0
+
+
+def test_sqlite_store_uses_wal_and_a_busy_timeout(workdir: Path) -> None:
+    storage = open_storage("sqlite:///tuner.db")
+    with storage.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+    raw = sqlite3.connect(workdir / "tuner.db")
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_unreachable_server_error_is_masked(workdir: Path) -> None:
+    with pytest.raises(StorageError) as err:
+        open_storage("postgresql+psycopg://tuner:topsecret@127.0.0.1:1/tuner")
+    assert "topsecret" not in str(err.value) and "***" in str(err.value)
+
+
+def test_heartbeat_settings_from_environment(monkeypatch: pytest.MonkeyPatch, workdir: Path) -> None:
+    monkeypatch.setenv("TUNER_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("TUNER_GRACE_PERIOD", "3")
+    assert heartbeat_settings() == (1, 3)
+    storage = open_storage("sqlite:///tuner.db")
+    assert storage.get_heartbeat_interval() == 1 and storage.grace_period == 3
+    monkeypatch.setenv("TUNER_GRACE_PERIOD", "1")
+    with pytest.raises(StorageError, match="longer than"):
+        heartbeat_settings()
+    monkeypatch.setenv("TUNER_GRACE_PERIOD", "soon")
+    with pytest.raises(StorageError, match="TUNER_GRACE_PERIOD"):
+        heartbeat_settings()
+
+
+def test_sqlite_budget_lock_excludes_a_second_holder(workdir: Path) -> None:
+    storage = open_storage("sqlite:///tuner.db", heartbeat=False)
+    first, second = BudgetLock(storage, "s"), BudgetLock(storage, "s")
+    order: list[str] = []
+    first.acquire()
+    thread = threading.Thread(target=lambda: (second.acquire(), order.append("second"), second.release()))
+    thread.start()
+    thread.join(timeout=0.5)
+    assert thread.is_alive() and order == []  # blocked while the first holds it
+    order.append("first released")
+    first.release()
+    first.release()  # idempotent
+    thread.join()
+    assert order == ["first released", "second"]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_running_trial_without_any_heartbeat_is_failed_and_retried(workdir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that lost the database between creating a trial and its first heartbeat leaves such a trial."""
+    import time
+
+    import optuna
+
+    from tuner.runner import fail_stale
+
+    monkeypatch.setenv("TUNER_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("TUNER_GRACE_PERIOD", "2")
+    study = optuna.create_study(study_name="o", storage=open_storage("sqlite:///tuner.db"))
+    trial = study.ask()  # RUNNING, and ask() records no heartbeat
+    trial.suggest_float("x", 0, 1)
+    fail_stale(study)
+    assert [t.state.name for t in study.get_trials()] == ["RUNNING"]  # within the grace period: left alone
+    time.sleep(3)
+    fail_stale(study)
+    failed, retry = study.get_trials()
+    assert (failed.state.name, retry.state.name) == ("FAIL", "WAITING") and retry.params == failed.params

@@ -1,0 +1,105 @@
+"""Local workers on a real SQLite file: `tuner start --workers`, and `tuner worker` joining from the store alone."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from tests.conftest import TINY, merge
+from tests.test_postgres import ROOT, assert_finished_exactly, create
+from tuner.workers import threads_per_worker, worker_command
+
+EPOCH = {"training": {"epochs": 1}}
+
+
+def test_threads_are_divided_between_workers() -> None:
+    assert threads_per_worker(2, cores=16) == 8
+    assert threads_per_worker(4, cores=2) == 1
+    assert threads_per_worker(3, cores=8) == 2
+
+
+def test_worker_command_is_a_real_cli_command(cli) -> None:
+    cmd = worker_command("digits", trials=5, timeout=60.0, seed=1)
+    assert cmd[1:4] == ["-m", "tuner", "worker"]
+    help_text = cli("worker", "--help").output
+    for option in (part for part in cmd if part.startswith("--")):
+        assert option in help_text
+
+
+@pytest.mark.slow
+def test_start_with_two_workers_on_sqlite(cli, write_study, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    write_study("tiny", EPOCH)
+    result = cli("start", "tiny", "--workers", "2", "--trials", "5")
+    assert result.exit_code == 0, result.output
+    assert "locked" not in result.output
+    trials = optuna.load_study(study_name="tiny", storage="sqlite:///tuner.db").get_trials()
+    assert_finished_exactly(trials, 5)
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert sqlite3.connect(workdir / "tuner.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_worker_for_an_unknown_study_says_so(cli, workdir: Path) -> None:
+    create_result = cli("worker", "nope", "--storage", f"sqlite:///{workdir / 'tuner.db'}")
+    assert create_result.exit_code == 2
+    assert "study 'nope' not found" in create_result.output and "Traceback" not in create_result.output
+
+
+def _iris_csv(path: Path) -> None:
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["a", "b", "c", "d", "species"])
+        out.writerows([*row, int(label)] for row, label in zip(x, y))
+
+
+@pytest.mark.slow
+def test_worker_joins_from_the_store_alone(cli, write_study, workdir: Path, tmp_path_factory,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    _iris_csv(workdir / "studies" / "data" / "iris.csv")
+    url = f"sqlite:///{workdir / 'tuner.db'}"
+    study = {**merge(TINY, EPOCH), "data": {"csv": "data/iris.csv", "target": "species"}, "budget": {"trials": 2}}
+    name = create(write_study("flowers", text=yaml.safe_dump(study)), url)
+    elsewhere = tmp_path_factory.mktemp("other-machine")  # no study file, no data next to it
+    (workdir / "studies" / "data" / "iris.csv").rename(elsewhere / "iris.csv")
+    monkeypatch.chdir(elsewhere.parent)
+
+    def worker(*args: str) -> subprocess.CompletedProcess:  # a fresh process, as on another machine
+        return subprocess.run([sys.executable, "-m", "tuner", "worker", name, *args], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT), "TUNER_STORAGE": url})
+
+    missing = worker()
+    assert missing.returncode == 2
+    assert "data/iris.csv not found on this machine" in missing.stderr and "--data-dir" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert optuna.load_study(study_name=name, storage=url).trials == []  # nothing written
+
+    (elsewhere / "data").mkdir()
+    (elsewhere / "iris.csv").rename(elsewhere / "data" / "iris.csv")
+    joined = worker("--data-dir", str(elsewhere), "--quiet")
+    assert joined.returncode == 0, joined.stderr
+    trials = optuna.load_study(study_name=name, storage=url).get_trials()
+    assert_finished_exactly(trials, 2)  # the stored budget
+
+
+@pytest.mark.slow
+def test_worker_follows_the_budget_start_set(cli, write_study, workdir: Path) -> None:
+    write_study("tiny", EPOCH)
+    assert cli("start", "tiny", "--trials", "1").exit_code == 0
+    result = cli("worker", "tiny")  # the file says 3, but the study's budget is now 1: nothing left to run
+    assert result.exit_code == 0, result.output
+    assert len(optuna.load_study(study_name="tiny", storage="sqlite:///tuner.db").trials) == 1
+    assert cli("start", "tiny", "--trials", "2").exit_code == 0
+    assert len(optuna.load_study(study_name="tiny", storage="sqlite:///tuner.db").trials) == 2

@@ -1,0 +1,76 @@
+"""The budget lock: held from counting a study's trials until the next trial exists, so that workers on any
+number of machines never start more trials than the budget allows.
+
+PostgreSQL uses a session advisory lock, MySQL/MariaDB `GET_LOCK`, SQLite a file lock beside the database file.
+Release is idempotent: the objective releases it at its first line, the runner again after the trial.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+from optuna.storages import RDBStorage
+from sqlalchemy import text
+
+
+class BudgetLock:
+    """A lock shared by every worker of one study; `acquire()` blocks, `release()` may be called twice."""
+
+    def __init__(self, storage: RDBStorage, study_name: str) -> None:
+        self.engine = storage.engine
+        self.dialect = self.engine.dialect.name
+        self.key = "tuner:" + hashlib.sha1(study_name.encode()).hexdigest()[:32]
+        self._held: Any = None
+        self._local = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.dialect == "postgresql":
+            conn = self.engine.connect()
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _bigint(self.key)})
+            conn.commit()
+        elif self.dialect in ("mysql", "mariadb"):
+            conn = self.engine.connect()
+            while conn.execute(text("SELECT GET_LOCK(:k, 30)"), {"k": self.key}).scalar() != 1:
+                pass
+        elif self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            conn = open(Path(self.engine.url.database).with_suffix(".budget.lock"), "a+")
+            fcntl.flock(conn.fileno(), fcntl.LOCK_EX)
+        else:
+            conn = None
+            self._local.acquire()
+        self._held = conn
+
+    def release(self) -> None:
+        conn, self._held = self._held, None
+        if conn is None:
+            if self._local.locked():
+                self._local.release()
+            return
+        try:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _bigint(self.key)})
+                conn.commit()
+            elif self.dialect in ("mysql", "mariadb"):
+                conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": self.key})
+            else:
+                fcntl.flock(conn.fileno(), fcntl.LOCK_UN)
+        except Exception:  # the server went away: it released the lock with the session; drop the connection
+            if hasattr(conn, "invalidate"):
+                conn.invalidate()
+        finally:
+            conn.close()
+
+    def __enter__(self) -> BudgetLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _bigint(key: str) -> int:
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big", signed=True)
