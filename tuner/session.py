@@ -7,7 +7,9 @@ from pathlib import Path
 
 import optuna
 
-from tuner import runner, strategy, study as studies
+from tuner import notes, runner, strategy, study as studies
+from tuner.artifacts import BestModelKeeper, resolve_dir
+from tuner.dashboard import TrialWatch
 from tuner.data import Dataset, load_data
 from tuner.errors import SpecError
 from tuner.metric import Metric, resolve_metric
@@ -26,6 +28,7 @@ class Session:
     metric: Metric
     objective: Objective
     url: str
+    artifacts: Path | None = None  # the artifact store folder (best model), None when not kept
 
     def run(self, trials: int | None, timeout: float | None, on_trial=lambda s: None) -> None:
         runner.run(self.study, self.objective, trials=trials, timeout=timeout, on_trial=on_trial)
@@ -51,11 +54,13 @@ def check(path: Path) -> tuple[StudySpec, Dataset, Metric]:
 
 
 def open_session(study: str, *, storage: str | None = None, name: str | None = None,
-                 seed: int | None = None) -> Session:
+                 seed: int | None = None, artifacts: str | Path | None = None) -> Session:
     """Open (create or resume) the study a study file describes; nothing is written until all checks pass."""
     path = find_study_file(study)
     spec, data, metric = check(path)
     store = open_storage(storage)
+    folder = resolve_dir(artifacts, store.url)
+    keeper = BestModelKeeper(folder, metric)
     name = name or path.stem
     existing = len(studies.load(store, name).trials) if name in studies.names(store) else 0
     base_seed = spec.sampler.seed if seed is None else seed
@@ -63,4 +68,6 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
     opened = studies.create_or_resume(
         store, name, spec, path.parent, data.describe(), metric.name, metric.direction,
         sampler=strategy.make_sampler(spec, sampler_seed), pruner=strategy.make_pruner(spec))
-    return Session(opened, spec, data, metric, Objective(spec, data, metric, seed=base_seed or 0), store.url)
+    notes.save_study_note(opened, notes.study_note(spec, data.describe(), metric, name))
+    objective = Objective(spec, data, metric, seed=base_seed or 0, watch=TrialWatch(keeper))
+    return Session(opened, spec, data, metric, objective, store.url, folder)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tuner.cli._common import StorageOption, console, err_console, quiet_libraries, user_errors
+from tuner.cli.dashboard import ArtifactsOption
 from tuner.cli.inspect import print_best, print_counts
 
 
@@ -23,18 +24,25 @@ def start(
     storage: StorageOption = None,
     name: Annotated[str | None, typer.Option(help="Study name in the store [default: the file's stem].")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the sampler and the trials (overrides the file).")] = None,
+    artifacts: ArtifactsOption = None,
+    dashboard: Annotated[bool, typer.Option("--dashboard", help="Serve optuna-dashboard on 127.0.0.1 while the "
+                                                                "study runs, and print its URL.")] = False,
+    dashboard_port: Annotated[int, typer.Option(min=0, max=65535, help="Port for --dashboard.")] = 8080,
 ) -> None:
     """Run (or resume) a study until its trial budget or the timeout is used up."""
     quiet_libraries()
     from tuner.session import open_session
     from tuner.storage import mask
 
-    session = open_session(study, storage=storage, name=name, seed=seed)
+    server = _bind_dashboard(storage, artifacts, dashboard_port) if dashboard else None
+    session = open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts)
     budget = trials if trials is not None else session.spec.budget.trials
     timeout = timeout if timeout is not None else session.spec.budget.timeout
     err_console.print(f"study [bold]{session.study.study_name}[/] in {mask(session.url)}: "
                       f"{session.data.name} ({session.data.task}), optimizing {session.metric.name} "
                       f"({session.metric.direction})", highlight=False)
+    if server is not None:
+        _serve_dashboard(server, session.study._study_id)
     from tuner.cli._progress import StudyProgress
 
     started = time.monotonic()
@@ -50,5 +58,26 @@ def start(
                           "run the same command to resume", highlight=False)
     print_counts(session.study, elapsed)
     print_best(session.study)
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+        err_console.print("dashboard stopped with the run; `tuner dashboard` serves it again", highlight=False)
     if interrupted:
         raise typer.Exit(130)
+
+
+def _bind_dashboard(storage: str | None, artifacts: str | None, port: int):
+    """Bind optuna-dashboard's server on 127.0.0.1 before the study is touched (a taken port stops nothing half-done)."""
+    from tuner import dashboard as board
+    from tuner.artifacts import resolve_dir
+    from tuner.storage import default_url
+
+    url = storage or default_url()
+    return board.make(url, resolve_dir(artifacts, url), board.DEFAULT_HOST, port)
+
+
+def _serve_dashboard(server, study_id: int) -> None:
+    from tuner import dashboard as board
+
+    board.serve_in_background(server)
+    err_console.print(f"dashboard: {board.address(server, study_id)} (stops when the run ends)", highlight=False)
