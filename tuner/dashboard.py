@@ -52,6 +52,14 @@ class TrialWatch:
         self.keeper.offer(trial, model, values[self.keeper.metric.best_index(values)])
 
 
+def describe_study(study: optuna.Study, note: str, metric_name: str) -> None:
+    """The study note (unless the study has one) and the objective's name on the dashboard's axes."""
+    from optuna_dashboard import set_objective_names
+
+    notes.save_study_note(study, note)
+    set_objective_names(study, [metric_name])
+
+
 class _ThreadedServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 

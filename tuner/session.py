@@ -9,7 +9,7 @@ import optuna
 
 from tuner import notes, runner, strategy, study as studies
 from tuner.artifacts import BestModelKeeper, resolve_dir
-from tuner.dashboard import TrialWatch
+from tuner.dashboard import TrialWatch, describe_study
 from tuner.data import Dataset, load_data
 from tuner.errors import SpecError
 from tuner.metric import Metric, resolve_metric
@@ -68,6 +68,6 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
     opened = studies.create_or_resume(
         store, name, spec, path.parent, data.describe(), metric.name, metric.direction,
         sampler=strategy.make_sampler(spec, sampler_seed), pruner=strategy.make_pruner(spec))
-    notes.save_study_note(opened, notes.study_note(spec, data.describe(), metric, name))
+    describe_study(opened, notes.study_note(spec, data.describe(), metric, name), metric.name)
     objective = Objective(spec, data, metric, seed=base_seed or 0, watch=TrialWatch(keeper))
     return Session(opened, spec, data, metric, objective, store.url, folder)
