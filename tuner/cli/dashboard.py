@@ -11,7 +11,7 @@ from tuner.cli._common import StorageOption, console, err_console, quiet_librari
 
 ArtifactsOption = Annotated[str | None, typer.Option(
     "--artifacts", envvar="TUNER_ARTIFACTS", show_envvar=True,
-    help="Folder of the artifact store (best models) [default: artifacts/ beside the SQLite file, else ./artifacts].")]
+    help="Folder of the artifact store (best models); default: artifacts/ beside the SQLite file, else ./artifacts.")]
 
 
 def register(app: typer.Typer) -> None:
