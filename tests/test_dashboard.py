@@ -159,6 +159,16 @@ def test_taken_port_is_a_short_error(cli, workdir: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_start_refuses_a_taken_dashboard_port_before_touching_the_study(cli, write_study, workdir: Path) -> None:
+    write_study("tiny")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        result = cli("start", "tiny", "--dashboard", "--dashboard-port", s.getsockname()[1])
+    assert result.exit_code == 2 and "cannot listen" in result.output
+    assert json.loads(cli("list", "--json").output) == []
+
+
 def test_binding_beyond_localhost_warns(workdir: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "tuner", "dashboard", "--host", "0.0.0.0", "--port", "0"],

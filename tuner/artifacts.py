@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import uuid
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +83,11 @@ class BestModelKeeper:
         current = best_model_info(study)
         artifact_id = current["artifact_id"] if current else str(uuid.uuid4())
         filename = f"{study.study_name}-best-trial-{trial.number}.keras"
-        self._write(artifact_id, model)
+        try:
+            self._write(artifact_id, model)
+        except OSError as exc:  # a full or read-only disk costs the artifact, not the trial or the study
+            warnings.warn(f"best model of trial {trial.number} not saved to {self.folder}: {exc}", stacklevel=2)
+            return False
         meta = {"artifact_id": artifact_id, "filename": filename, "mimetype": _MIMETYPE, "encoding": None}
         study._storage.set_study_system_attr(study._study_id, _META_PREFIX + artifact_id, json.dumps(meta))
         study.set_user_attr(BEST_MODEL_ATTR, {"artifact_id": artifact_id, "filename": filename,
