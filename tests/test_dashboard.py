@@ -145,6 +145,7 @@ def test_resume_keeps_one_model_and_an_edited_study_note(served) -> None:
     best = study.best_trial
     assert after["artifact_id"] == before["artifact_id"] and after["trial"] == best.number
     assert len(list((served["root"] / "artifacts").iterdir())) == 1
+    assert f"best model: tiny-best-trial-{best.number}.keras" in result.output
     (artifact,) = get(f"{served['base']}/api/studies/{served['id']}")["artifacts"]
     assert artifact["filename"] == f"tiny-best-trial-{best.number}.keras"
 

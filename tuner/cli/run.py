@@ -58,12 +58,23 @@ def start(
                           "run the same command to resume", highlight=False)
     print_counts(session.study, elapsed)
     print_best(session.study)
+    _print_best_model(session)
     if server is not None:
         server.shutdown()
         server.server_close()
         err_console.print("dashboard stopped with the run; `tuner dashboard` serves it again", highlight=False)
     if interrupted:
         raise typer.Exit(130)
+
+
+def _print_best_model(session) -> None:
+    from tuner.artifacts import best_model_info
+
+    info = best_model_info(session.study)
+    if info is not None:
+        console.print(f"best model: {info['filename']} (trial {info['trial']}) kept as "
+                      f"{session.artifacts / info['artifact_id']}; download it from `tuner dashboard`",
+                      highlight=False)
 
 
 def _bind_dashboard(storage: str | None, artifacts: str | None, port: int):
