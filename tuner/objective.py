@@ -22,8 +22,9 @@ INTERRUPTED = "interrupted"
 class Objective:
     """Callable for `study.optimize`; data is loaded once by the caller and shared by every trial."""
 
-    def __init__(self, spec: StudySpec, data: Dataset, metric: Metric, seed: int = 0) -> None:
+    def __init__(self, spec: StudySpec, data: Dataset, metric: Metric, seed: int = 0, watch: Any = None) -> None:
         self.spec, self.data, self.metric, self.seed = spec, data, metric, seed
+        self.watch = watch  # optional: .started(trial, hp, architecture) and .trained(trial, model, history)
 
     def __call__(self, trial: optuna.Trial) -> float:
         hp = space.sample(trial, self.spec.space, self.spec.training)
@@ -32,6 +33,8 @@ class Objective:
         for key, value in {"units": hp.units, "n_params": count_params(hp, self.data.n_features, self.data.n_outputs),
                            "architecture": rows, "seed": seed}.items():
             trial.set_user_attr(key, value)
+        if self.watch is not None:
+            self.watch.started(trial, hp, rows)
         start = time.perf_counter()
         try:
             history = self._train(trial, hp, seed)
@@ -72,6 +75,8 @@ class Objective:
             trial.set_user_attr("epochs_run", guard.epochs)
             raise
         _check_finite(history)
+        if self.watch is not None:
+            self.watch.trained(trial, model, history)
         return history
 
     def _record(self, trial: optuna.Trial, history: dict[str, list[float]]) -> float:

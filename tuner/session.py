@@ -8,7 +8,9 @@ from pathlib import Path
 
 import optuna
 
-from tuner import interrupt, runner, space, strategy, study as studies
+from tuner import interrupt, notes, runner, space, strategy, study as studies
+from tuner.artifacts import BestModelKeeper, resolve_dir
+from tuner.dashboard import TrialWatch, describe_study
 from tuner.data import Dataset, load_data
 from tuner.errors import DataError, SpecError
 from tuner.metric import Metric, resolve_metric
@@ -27,6 +29,7 @@ class Session:
     metric: Metric
     objective: Objective
     url: str
+    artifacts: Path | None = None  # the artifact store folder (best model), None when not kept
 
     def budget(self, trials: int | None = None) -> int | None:
         """The trial budget: the command line's, else the study file's; a grid holds at most its cell count."""
@@ -67,7 +70,7 @@ def check(path: Path) -> tuple[StudySpec, Dataset, Metric]:
 
 
 def open_session(study: str, *, storage: str | None = None, name: str | None = None,
-                 seed: int | None = None, worker: int = 0) -> Session:
+                 seed: int | None = None, worker: int = 0, artifacts: str | Path | None = None) -> Session:
     """Open (create or resume) the study a study file describes; nothing is written until all checks pass."""
     path = find_study_file(study)
     spec, data, metric = check(path)
@@ -79,11 +82,13 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
     opened = studies.create_or_resume(
         store, name, spec, path.parent, data.describe(), metric.name, metric.direction,
         sampler=strategy.make_sampler(spec, sampler_seed), pruner=strategy.make_pruner(spec))
-    return Session(opened, spec, data, metric, Objective(spec, data, metric, seed=base_seed or 0), store.url)
+    describe_study(opened, notes.study_note(spec, data.describe(), metric, name), metric.name)
+    return _session(opened, spec, data, metric, base_seed, store.url, artifacts)
 
 
 def join_session(name: str, *, storage: str | None = None, data_dir: str | Path | None = None,
-                 seed: int | None = None, worker: int | None = None, wait: float = 0) -> Session:
+                 seed: int | None = None, worker: int | None = None, wait: float = 0,
+                 artifacts: str | Path | None = None) -> Session:
     """Open an existing study from its stored definition alone (no study file), as a worker on any machine.
 
     A relative data path is looked up under the stored base folder, then `data_dir`, then the working folder.
@@ -103,7 +108,15 @@ def join_session(name: str, *, storage: str | None = None, data_dir: str | Path 
     sampler_seed = _sampler_seed(base_seed, len(found.trials), os.getpid() if worker is None else worker)
     opened = studies.load(store, name, sampler=strategy.make_sampler(spec, sampler_seed),
                           pruner=strategy.make_pruner(spec))
-    return Session(opened, spec, data, metric, Objective(spec, data, metric, seed=base_seed or 0), store.url)
+    return _session(opened, spec, data, metric, base_seed, store.url, artifacts)
+
+
+def _session(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, seed: int | None, url: str,
+             artifacts: str | Path | None) -> Session:
+    """A session whose objective keeps the trial notes and the best model current."""
+    folder = resolve_dir(artifacts, url)
+    objective = Objective(spec, data, metric, seed=seed or 0, watch=TrialWatch(BestModelKeeper(folder, metric)))
+    return Session(study, spec, data, metric, objective, url, folder)
 
 
 def _sampler_seed(base: int | None, existing: int, worker: int) -> int | None:

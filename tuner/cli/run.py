@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tuner.cli._common import StorageOption, console, err_console, quiet_libraries, user_errors
+from tuner.cli.dashboard import ArtifactsOption
 from tuner.cli.inspect import print_best, print_counts
 
 
@@ -25,13 +26,18 @@ def start(
     seed: Annotated[int | None, typer.Option(help="Seed for the sampler and the trials (overrides the file).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Run N local worker processes on the study "
                                                 "(TensorFlow threads divided between them).")] = None,
+    artifacts: ArtifactsOption = None,
+    dashboard: Annotated[bool, typer.Option("--dashboard", help="Serve optuna-dashboard on 127.0.0.1 while the "
+                                                                "study runs, and print its URL.")] = False,
+    dashboard_port: Annotated[int, typer.Option(min=0, max=65535, help="Port for --dashboard.")] = 8080,
 ) -> None:
     """Run (or resume) a study until its trial budget or the timeout is used up."""
     quiet_libraries()
     from tuner.session import open_session
     from tuner.storage import mask
 
-    session = open_session(study, storage=storage, name=name, seed=seed)
+    server = _bind_dashboard(storage, artifacts, dashboard_port) if dashboard else None
+    session = open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts)
     budget = session.budget(trials)
     if budget is not None:  # workers that join later (`tuner worker`) use the same total
         from tuner.study import TRIALS_ATTR
@@ -41,6 +47,8 @@ def start(
     err_console.print(f"study [bold]{session.study.study_name}[/] in {mask(session.url)}: "
                       f"{session.data.name} ({session.data.task}), optimizing {session.metric.name} "
                       f"({session.metric.direction})", highlight=False)
+    if server is not None:
+        _serve_dashboard(server, session.study._study_id)
     from tuner.cli._progress import StudyProgress
 
     started = time.monotonic()
@@ -59,6 +67,11 @@ def start(
                           "run the same command to resume", highlight=False)
     print_counts(session.study, elapsed)
     print_best(session.study)
+    _print_best_model(session)
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+        err_console.print("dashboard stopped with the run; `tuner dashboard` serves it again", highlight=False)
     if interrupted:
         raise typer.Exit(130)
 
@@ -78,3 +91,30 @@ def _run_workers(session, workers: int, budget, timeout, seed, progress) -> None
     progress.update(session.study)
     if errors:
         raise TunerError("; ".join(errors))
+
+
+def _print_best_model(session) -> None:
+    from tuner.artifacts import best_model_info
+
+    info = best_model_info(session.study)
+    if info is not None:
+        console.print(f"best model: {info['filename']} (trial {info['trial']}) kept as "
+                      f"{session.artifacts / info['artifact_id']}; download it from `tuner dashboard`",
+                      highlight=False)
+
+
+def _bind_dashboard(storage: str | None, artifacts: str | None, port: int):
+    """Bind optuna-dashboard's server on 127.0.0.1 before the study is touched (a taken port stops nothing half-done)."""
+    from tuner import dashboard as board
+    from tuner.artifacts import resolve_dir
+    from tuner.storage import default_url
+
+    url = storage or default_url()
+    return board.make(url, resolve_dir(artifacts, url), board.DEFAULT_HOST, port)
+
+
+def _serve_dashboard(server, study_id: int) -> None:
+    from tuner import dashboard as board
+
+    board.serve_in_background(server)
+    err_console.print(f"dashboard: {board.address(server, study_id)} (stops when the run ends)", highlight=False)
