@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from tuner.cli import inspect, run, validate
+from tuner.cli import export, inspect, run, validate
 
 app = typer.Typer(help="Width tuning for Keras models: units, L2 and dropout searched with Optuna, stored in SQL.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-for module in (run, inspect, validate):
+for module in (run, inspect, validate, export):
     module.register(app)
 
 
