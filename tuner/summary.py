@@ -18,9 +18,10 @@ COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialStat
 def counts_toward_budget(trial: FrozenTrial) -> bool:
     """Finished and running trials use up the budget; interrupted ones and dead workers' trials are redone.
 
-    Infeasible trials (over max_params, never trained) do not count: the budget is a number of trained models.
+    Infeasible trials (over max_params, never trained) do not count: the budget is a number of trained models;
+    nor do warm-start trials still waiting in the queue.
     """
-    if is_infeasible(trial):
+    if is_infeasible(trial) or (trial.state == TrialState.WAITING and trial.user_attrs.get("warm_start")):
         return False
     if trial.state in COUNTED:
         return True

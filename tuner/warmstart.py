@@ -20,6 +20,7 @@ from tuner.spec import Dim, GridSpec, StudySpec
 
 MODERATE_L2 = 1e-4
 MODERATE_DROPOUT = 0.2
+ATTR = "warm_start"  # user attribute of the enqueued trials; waiting ones do not use up the budget
 KEYS = ("layers", "units", "dropout", "l2", "learning_rate", "batch_size", "activation")
 
 
@@ -80,7 +81,7 @@ def enqueue(study: optuna.Study, params: list[dict[str, Any]]) -> int:
     if study.get_trials(deepcopy=False):
         return 0
     for p in params:
-        study.enqueue_trial(p, skip_if_exists=True)
+        study.enqueue_trial(p, user_attrs={ATTR: True}, skip_if_exists=True)
     return len(params)
 
 
