@@ -103,7 +103,8 @@ def print_counts(study: Any, elapsed: float) -> None:
     from tuner.summary import Counts
 
     c = Counts.of(study.get_trials(deepcopy=False))
-    console.print(f"{study.study_name}: {c.complete} complete, {c.pruned} pruned, {c.failed} failed "
+    infeasible = f", {c.infeasible} of them over max_params and never trained" if c.infeasible else ""
+    console.print(f"{study.study_name}: {c.complete} complete, {c.pruned} pruned{infeasible}, {c.failed} failed "
                   f"({c.used} counted toward the budget) in {elapsed:.1f}s", highlight=False)
 
 
