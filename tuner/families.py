@@ -35,17 +35,20 @@ def check(family: str, shape: tuple[int, ...] | None) -> None:
 def architecture(hp: Hyperparams, shape: tuple[int, ...], n_outputs: int) -> list[dict[str, Any]]:
     """One row per hidden layer and the output: width, parameters, dropout, L2 (no Keras needed)."""
     rows: list[dict[str, Any]] = []
-    fan_in = shape[-1]
+    fan_in, size = shape[-1], list(shape[:2])
     for i, layer in enumerate(hp.layers):
         w = layer.units
         if hp.family == "conv2d":
             params = KERNEL * KERNEL * fan_in * w + w
+            size = _pooled(size)
         else:
             bias = 2 * w if hp.family == "gru" else w  # Keras 3 GRU keeps two biases (reset_after=True)
             params = GATES[hp.family] * (fan_in * w + w * w + bias)
         rows.append({"layer": f"{hp.family}_{i}", "units": w, "params": params, "dropout": layer.dropout,
                      "l2": layer.l2})
         fan_in = w
+    if hp.family == "conv2d":
+        fan_in *= size[0] * size[1]  # the last feature maps, flattened
     rows.append({"layer": "output", "units": n_outputs, "params": fan_in * n_outputs + n_outputs,
                  "dropout": 0.0, "l2": 0.0})
     return rows
@@ -62,9 +65,9 @@ def hidden_layers(hp: Hyperparams, shape: tuple[int, ...]) -> list[keras.layers.
         if hp.family == "conv2d":
             layers.append(keras.layers.Conv2D(layer.units, KERNEL, padding="same", activation=hp.activation,
                                               kernel_regularizer=regularizer, name=f"conv2d_{i}"))
-            if min(size) >= 4:
+            if _pooled(size) != size:
                 layers.append(keras.layers.MaxPooling2D(2, name=f"pool_{i}"))
-                size = [s // 2 for s in size]
+                size = _pooled(size)
         else:
             cell = keras.layers.LSTM if hp.family == "lstm" else keras.layers.GRU
             layers.append(cell(layer.units, return_sequences=i < len(hp.layers) - 1,
@@ -72,5 +75,10 @@ def hidden_layers(hp: Hyperparams, shape: tuple[int, ...]) -> list[keras.layers.
         if layer.dropout > 0:
             layers.append(keras.layers.Dropout(layer.dropout, name=f"dropout_{i}"))
     if hp.family == "conv2d":
-        layers.append(keras.layers.GlobalAveragePooling2D(name="pool_out"))
+        layers.append(keras.layers.Flatten(name="flatten"))
     return layers
+
+
+def _pooled(size: list[int]) -> list[int]:
+    """2x2 max pooling after a Conv2D layer while the feature maps are at least 4 pixels on each side."""
+    return [s // 2 for s in size] if min(size) >= 4 else size
