@@ -40,12 +40,10 @@ class Dataset:
         return len(self.classes) if self.task == "classification" else 1
 
     def describe(self) -> dict:
-        described = {"name": self.name, "task": self.task, "train": list(self.x_train.shape),
-                     "validation": list(self.x_val.shape), "features": self.n_features,
-                     "classes": len(self.classes) if self.task == "classification" else None}
-        if self.shape is not None:
-            described["shape"] = list(self.shape)
-        return described
+        return {"name": self.name, "task": self.task, "train": list(self.x_train.shape),
+                "validation": list(self.x_val.shape), "features": self.n_features,
+                "classes": len(self.classes) if self.task == "classification" else None,
+                **({"shape": list(self.shape)} if self.shape else {})}
 
 
 def load_data(spec: DataSpec, task: str | None = None, base_dir: str | Path = ".") -> Dataset:

@@ -51,6 +51,7 @@ class Objective:
         load_keras()
         import keras
         import tensorflow as tf
+
         from tuner.callbacks import EpochGuard
         from tuner.model import build_model
         from tuner.train import fit

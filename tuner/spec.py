@@ -259,9 +259,6 @@ class WarmStartSpec(_Strict):
         return {"rule_of_thumb": data} if isinstance(data, bool) else data
 
 
-OBJECTIVES = ("metric", "n_params")
-
-
 class StudySpec(_Strict):
     """A whole study file."""
 

@@ -70,8 +70,8 @@ def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = F
     console.print(f"[bold]{name}[/]: {definition.spec.description or ''}", highlight=False)
     console.print(f"data {json.dumps(definition.data)}", highlight=False)
     console.print(f"trials {view['trials']}: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, "
-                  f"{c['running']} running; budget {definition.spec.budget.trials or '-'}"
-                  + (f"; {c['infeasible']} over max_params (not trained, not counted)" if c.get("infeasible") else ""), highlight=False)
+                  f"{c['running']} running; budget {definition.spec.budget.trials or '-'}" + _infeasible(c),
+                  highlight=False)
     console.print(f"objective {view['metric']} ({view['direction']}); best {fmt(view['best_value'])} "
                   f"(trial {fmt(view['best_trial'])})", highlight=False)
     table = Table("trial", "state", "value", "units", "params", "epochs", "seconds", "note")
@@ -106,6 +106,11 @@ def print_counts(study: Any, elapsed: float) -> None:
     infeasible = f", {c.infeasible} of them over max_params and never trained" if c.infeasible else ""
     console.print(f"{study.study_name}: {c.complete} complete, {c.pruned} pruned{infeasible}, {c.failed} failed "
                   f"({c.used} counted toward the budget) in {elapsed:.1f}s", highlight=False)
+
+
+def _infeasible(counts: dict[str, int]) -> str:
+    n = counts.get("infeasible", 0)
+    return f"; {n} over max_params (not trained, not counted)" if n else ""
 
 
 def print_pareto(study: Any, as_json: bool = False) -> None:
