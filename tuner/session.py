@@ -49,7 +49,7 @@ def check(path: Path) -> tuple[StudySpec, Dataset, Metric]:
     data = load_data(spec.data, spec.task, path.parent)
     families.check(spec.space.family, data.shape)
     _check_budget(spec, data)
-    warmstart.first_trials(spec, data.n_features, data.n_outputs)  # the listed starting points fit the space
+    warmstart.first_trials(spec, data.n_features, data.n_outputs, f"{path}: warm_start")  # they fit the space
     return spec, data, resolve_metric(spec.training, data.task)
 
 
