@@ -61,6 +61,14 @@ def test_two_objective_study_lists_its_pareto_front(cli, write_study) -> None:
     assert listed["best_value"] == max(v["values"][0] for v in front)
     status = json.loads(cli("status", "tiny", "--json").output)
     assert status["counts"]["complete"] + status["counts"]["pruned"] == 4
+    # the dashboard sees both objectives (its Pareto-front view is driven by them)
+    from optuna_dashboard import wsgi
+
+    from tests.test_constraints import _get
+
+    app = wsgi(open_storage(heartbeat=False))
+    study_id = json.loads(_get(app, "/api/studies"))["study_summaries"][0]["study_id"]
+    assert json.loads(_get(app, f"/api/studies/{study_id}"))["directions"] == ["maximize", "minimize"]
     # every trained trial kept its per-epoch curve, which the rule compares against
     study = optuna.load_study(study_name="tiny", storage=open_storage(heartbeat=False))
     for t in study.trials:
