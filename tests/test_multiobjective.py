@@ -73,3 +73,16 @@ def test_two_objective_study_lists_its_pareto_front(cli, write_study) -> None:
     study = optuna.load_study(study_name="tiny", storage=open_storage(heartbeat=False))
     for t in study.trials:
         assert len(t.user_attrs[CURVE_ATTR]) == t.user_attrs["epochs_run"] > 0
+
+
+@pytest.mark.slow
+def test_latency_objective_is_measured_per_sample(cli, write_study) -> None:
+    write_study("tiny", {"objectives": ["metric", "n_params", "latency"], "budget": {"trials": 2},
+                         "training": {"epochs": 1}, "pruner": {"name": "none"}})
+    assert cli("start", "tiny").exit_code == 0
+    front = json.loads(cli("best", "tiny", "--json").output)["pareto_front"]
+    assert front
+    for view in front:
+        assert view["values"][1] == view["attrs"]["n_params"]
+        assert view["values"][2] == view["attrs"]["latency_us"] > 0
+    assert "µs/sample" in cli("best", "tiny").output

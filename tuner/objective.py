@@ -44,7 +44,8 @@ class Objective:
             raise
         finally:
             trial.set_user_attr("train_seconds", round(time.perf_counter() - start, 3))
-        return objectives.values(self.spec, self._record(trial, history), n_params)
+        return objectives.values(self.spec, self._record(trial, history), n_params,
+                                 trial.user_attrs.get(objectives.LATENCY_ATTR))
 
     def _train(self, trial: optuna.Trial, hp: space.Hyperparams, seed: int,
                n_params: int = 0) -> dict[str, list[float]]:
@@ -60,7 +61,7 @@ class Objective:
         keras.utils.set_random_seed(seed)
         guard = EpochGuard(self.metric.name)
         callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), guard,
-                                objectives.pruning_callback(trial, self.spec, self.metric, n_params)]
+                                objectives.pruning_callback(trial, self.spec, self.metric, n_params, self.data.x_val)]
         if self.spec.training.patience:
             callbacks.append(keras.callbacks.EarlyStopping(monitor=self.metric.name, mode=self.metric.direction[:3],
                                                            patience=self.spec.training.patience))

@@ -1,4 +1,8 @@
-"""Accuracy against size: a study with `objectives: [metric, n_params]` has two objectives.
+"""Accuracy against size: a study with `objectives: [metric, n_params]` (and/or `latency`) has several objectives.
+
+`latency` is the measured inference time per sample in microseconds: after training, the median of 5 timed
+`predict_on_batch` calls on (up to) 256 validation rows, divided by the row count, recorded as `latency_us`. It is
+a measurement on a shared machine, so it is noisier than the parameter count.
 
 Optuna cannot prune a multi-objective trial through `trial.report`, so tuner applies a rule of its own, a
 size-aware median rule on the first objective: each epoch's metric is recorded in the user attribute `curve`, and
@@ -12,6 +16,7 @@ Pareto front is never pruned away by large, accurate models. The settings come f
 from __future__ import annotations
 
 import statistics
+import time
 from typing import Any
 
 import optuna
@@ -21,18 +26,34 @@ from tuner.metric import Metric
 from tuner.spec import MedianSpec, NoPrunerSpec, StudySpec
 
 CURVE_ATTR = "curve"
-DIRECTIONS = {"n_params": "minimize"}
+LATENCY_ATTR = "latency_us"
+LATENCY_ROWS = 256
+DIRECTIONS = {"n_params": "minimize", "latency": "minimize"}
 
 
 def directions(spec: StudySpec, metric: Metric) -> list[str]:
     return [metric.direction if name == "metric" else DIRECTIONS[name] for name in spec.objectives]
 
 
-def values(spec: StudySpec, metric_value: float, n_params: int) -> float | tuple[float, ...]:
-    """What the objective returns: the metric alone, or the metric and the model's size."""
+def values(spec: StudySpec, metric_value: float, n_params: int,
+           latency: float | None = None) -> float | tuple[float, ...]:
+    """What the objective returns: the metric alone, or the metric and the model's size (and/or latency)."""
     if not spec.multi_objective:
         return metric_value
-    return tuple(metric_value if name == "metric" else float(n_params) for name in spec.objectives)
+    known = {"metric": metric_value, "n_params": float(n_params), "latency": latency}
+    return tuple(known[name] for name in spec.objectives)
+
+
+def measure_latency(model: Any, rows: Any, repeats: int = 5) -> float:
+    """Inference time per sample in microseconds (median of `repeats` batched calls, after one warm-up)."""
+    batch = rows[:LATENCY_ROWS]
+    model.predict_on_batch(batch)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict_on_batch(batch)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / len(batch) * 1e6
 
 
 def rule_settings(spec: StudySpec) -> tuple[int, int] | None:
@@ -67,8 +88,10 @@ def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
     return sorted(front, key=lambda t: (t.values[0], -t.values[1] if reverse else t.values[1]), reverse=reverse)
 
 
-def pruning_callback(trial: optuna.Trial, spec: StudySpec, metric: Metric, n_params: int) -> Any:
-    """KerasPruningCallback for one objective; the size-aware median rule (a Keras callback) for two."""
+def pruning_callback(trial: optuna.Trial, spec: StudySpec, metric: Metric, n_params: int,
+                     sample: Any = None) -> Any:
+    """KerasPruningCallback for one objective; for several, the size-aware median rule (a Keras callback), which
+    also measures latency on `sample` rows when that is an objective."""
     from optuna_integration import KerasPruningCallback
 
     if not spec.multi_objective:
@@ -89,5 +112,9 @@ def pruning_callback(trial: optuna.Trial, spec: StudySpec, metric: Metric, n_par
             if settings and should_prune(value, epoch, n_params, self.others, metric, settings):
                 raise optuna.TrialPruned(f"epoch {epoch}: {metric.name} {value:.4g} is worse than the median of "
                                          f"no larger models")
+
+        def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+            if "latency" in spec.objectives and sample is not None:
+                trial.set_user_attr(LATENCY_ATTR, measure_latency(self.model, sample))
 
     return SizeAwareMedian()

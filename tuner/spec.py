@@ -270,7 +270,7 @@ class StudySpec(_Strict):
     sampler: SamplerSpec = TPESpec(name="tpe")
     pruner: PrunerSpec = MedianSpec(name="median")
     budget: BudgetSpec = BudgetSpec()
-    objectives: list[Literal["metric", "n_params"]] = ["metric"]
+    objectives: list[Literal["metric", "n_params", "latency"]] = ["metric"]
     max_params: int | None = Field(None, ge=1)
     warm_start: WarmStartSpec = WarmStartSpec()
 
@@ -289,7 +289,8 @@ class StudySpec(_Strict):
         if isinstance(self.sampler, GridSpec):
             _check_grid(self.space)
         if self.objectives[:1] != ["metric"] or len(set(self.objectives)) != len(self.objectives):
-            raise ValueError("objectives: list metric first, then n_params (e.g. [metric, n_params])")
+            raise ValueError("objectives: list metric first, then n_params and/or latency, each once "
+                             "(e.g. [metric, n_params])")
         return self
 
     @property

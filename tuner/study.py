@@ -68,8 +68,8 @@ def create_or_resume(storage: RDBStorage, name: str, spec: StudySpec, base_dir: 
                 f"(`tuner status {name}` shows it)")
         return study
     try:
-        study = optuna.create_study(study_name=name, storage=storage,
-                                    **({"directions": directions} if directions else {"direction": direction}), **kwargs)
+        objectives = {"directions": directions} if directions else {"direction": direction}
+        study = optuna.create_study(study_name=name, storage=storage, **objectives, **kwargs)
     except optuna.exceptions.DuplicatedStudyError:  # another worker created it a moment ago
         return create_or_resume(storage, name, spec, base_dir, data, metric, direction, directions, **kwargs)
     study.set_user_attr(SPEC_ATTR, json.loads(spec.model_dump_json(exclude_defaults=False)))

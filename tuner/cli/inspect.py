@@ -125,12 +125,13 @@ def print_pareto(study: Any, as_json: bool = False) -> None:
         console.print("no complete trial yet")
         return
     metric = study.user_attrs.get("tuner.metric", "value")
-    table = Table("trial", metric, "parameters", "units", "epochs",
+    latency = any("latency_us" in view["attrs"] for view in front)
+    table = Table("trial", metric, "parameters", *(["µs/sample"] if latency else []), "units", "epochs",
                   title=f"Pareto front: {metric} against size ({len(front)} trials)")
     for view in front:
         a = view["attrs"]
-        table.add_row(str(view["number"]), fmt(view["value"]), str(a.get("n_params")), fmt(a.get("units")),
-                      fmt(a.get("epochs_run")))
+        table.add_row(str(view["number"]), fmt(view["value"]), str(a.get("n_params")),
+                      *([fmt(a.get("latency_us"))] if latency else []), fmt(a.get("units")), fmt(a.get("epochs_run")))
     console.print(table)
 
 
