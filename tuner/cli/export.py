@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 def export(
     name: Annotated[str, typer.Argument(help="Study name in the store.")],
     out: Annotated[Path | None, typer.Option(help="Folder for model.keras, hyperparams.json, MODEL_CARD.md.")] = None,
-    trial: Annotated[int | None, typer.Option(min=0, help="Trial number to export (default: the best complete trial).")] = None,
+    trial: Annotated[int | None, typer.Option(min=0, help="Trial number to export (default: the best).")] = None,
     trials: Annotated[Path | None, typer.Option(help="Write the trial table to this CSV file.")] = None,
     storage: StorageOption = None,
 ) -> None:
