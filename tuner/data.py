@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class Dataset:
     y_val: np.ndarray
     classes: tuple[str, ...]
     feature_names: tuple[str, ...]
+    shape: tuple[int, ...] | None = None  # each row's shape for image or sequence models; rows stay flat
 
     @property
     def n_features(self) -> int:
@@ -40,7 +42,8 @@ class Dataset:
     def describe(self) -> dict:
         return {"name": self.name, "task": self.task, "train": list(self.x_train.shape),
                 "validation": list(self.x_val.shape), "features": self.n_features,
-                "classes": len(self.classes) if self.task == "classification" else None}
+                "classes": len(self.classes) if self.task == "classification" else None,
+                **({"shape": list(self.shape)} if self.shape else {})}
 
 
 def load_data(spec: DataSpec, task: str | None = None, base_dir: str | Path = ".") -> Dataset:
@@ -56,8 +59,10 @@ def _cached(spec_json: str, task: str | None, base_dir: str) -> Dataset:
         raise DataError(f"data {name}: no rows; the file holds a header but no data")
     if not np.all(np.isfinite(x)):
         raise DataError(f"data {name}: features hold missing or infinite values; fill or drop those rows")
+    x, y, shape = _shaped(spec, name, x, y)
     task = task or _infer_task(y)
-    return _split(spec, name, task, x, y, features)
+    dataset = _split(spec, name, task, x, y, features)
+    return dataclasses.replace(dataset, shape=shape) if shape else dataset
 
 
 def resolve(path: str, base_dir: Path) -> Path:
@@ -97,7 +102,7 @@ def _read_csv(spec: DataSpec, path: Path) -> tuple[str, np.ndarray, np.ndarray, 
     if spec.target not in header:
         raise DataError(f"data csv: target column {spec.target!r} is not in {path.name} "
                         f"(columns: {', '.join(header)}); fix data.target")
-    features = spec.features or [h for h in header if h != spec.target]
+    features = spec.features or [h for h in header if h != spec.target or spec.window]
     missing = [f for f in features if f not in header]
     if missing:
         raise DataError(f"data csv: feature column(s) {', '.join(missing)} not in {path.name}; fix data.features")
@@ -132,6 +137,25 @@ def _read_npz(spec: DataSpec, path: Path) -> tuple[str, np.ndarray, np.ndarray, 
     return path.stem, x, y, [f"x{i}" for i in range(x.shape[1])]
 
 
+def _shaped(spec: DataSpec, name: str, x: np.ndarray, y: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:
+    """Windows of a series (`window`: w rows of the features predict the target of the next row), or a check
+    that `shape` fits each row."""
+    if spec.window:
+        w = spec.window
+        if len(x) <= w + 1:
+            raise DataError(f"data {name}: {len(x)} rows cannot make windows of {w}; lower data.window")
+        windows = np.stack([x[i:i + w].reshape(-1) for i in range(len(x) - w)])
+        return windows, y[w:], (w, x.shape[1])
+    if spec.shape:
+        shape = tuple(spec.shape)
+        if int(np.prod(shape)) != x.shape[1]:
+            raise DataError(f"data {name}: shape {list(shape)} holds {int(np.prod(shape))} values but each row has "
+                            f"{x.shape[1]} features; fix data.shape")
+        return x, y, shape
+    return x, y, None
+
+
 def _maybe_numeric(y: np.ndarray) -> np.ndarray:
     try:
         return y.astype("float64")
@@ -161,9 +185,11 @@ def _split(spec: DataSpec, name: str, task: str, x: np.ndarray, y: np.ndarray, f
     elif not np.issubdtype(y.dtype, np.number):
         raise DataError(f"data {name}: task is regression but the target is not numeric")
     stratify = y if task == "classification" and spec.stratify and np.bincount(y).min() >= 2 else None
+    if spec.window:  # a time series: validate on the latest windows, never on windows mixed into training
+        stratify = None
     try:
         x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=spec.validation_split, random_state=spec.seed,
-                                                  stratify=stratify)
+                                                  stratify=stratify, shuffle=not spec.window)
     except ValueError as exc:
         raise DataError(f"data {name}: cannot split {len(x)} rows for validation ({exc}); add rows") from None
     x_tr, x_va = _scale(spec.scale, x_tr, x_va)

@@ -8,12 +8,12 @@ from typing import Any
 
 import optuna
 
-from tuner import space
+from tuner import constraints, objectives, space
 from tuner._tf import load_keras
 from tuner.data import Dataset
 from tuner.errors import TrialFailed
 from tuner.metric import Metric
-from tuner.model import architecture, count_params
+from tuner.model import architecture
 from tuner.spec import StudySpec
 
 INTERRUPTED = "interrupted"
@@ -26,18 +26,19 @@ class Objective:
         self.spec, self.data, self.metric, self.seed = spec, data, metric, seed
         self.watch = watch  # optional: .started(trial, hp, architecture) and .trained(trial, model, history)
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         hp = space.sample(trial, self.spec.space, self.spec.training)
-        rows = architecture(hp, self.data.n_features, self.data.n_outputs)
+        rows = architecture(hp, self.data.n_features, self.data.n_outputs, self.data.shape)
+        n_params = sum(row["params"] for row in rows)
         seed = self.seed + trial.number
-        for key, value in {"units": hp.units, "n_params": count_params(hp, self.data.n_features, self.data.n_outputs),
-                           "architecture": rows, "seed": seed}.items():
+        for key, value in {"units": hp.units, "n_params": n_params, "architecture": rows, "seed": seed}.items():
             trial.set_user_attr(key, value)
+        constraints.record(trial, n_params, self.spec.max_params)  # over budget: pruned here, never trained
         if self.watch is not None:
             self.watch.started(trial, hp, rows)
         start = time.perf_counter()
         try:
-            history = self._train(trial, hp, seed)
+            history = self._train(trial, hp, seed, n_params)
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", INTERRUPTED)
             raise
@@ -46,13 +47,14 @@ class Objective:
             raise
         finally:
             trial.set_user_attr("train_seconds", round(time.perf_counter() - start, 3))
-        return self._record(trial, history)
+        return objectives.values(self.spec, self._record(trial, history), n_params,
+                                 trial.user_attrs.get(objectives.LATENCY_ATTR))
 
-    def _train(self, trial: optuna.Trial, hp: space.Hyperparams, seed: int) -> dict[str, list[float]]:
+    def _train(self, trial: optuna.Trial, hp: space.Hyperparams, seed: int,
+               n_params: int = 0) -> dict[str, list[float]]:
         load_keras()
         import keras
         import tensorflow as tf
-        from optuna_integration import KerasPruningCallback
 
         from tuner.callbacks import EpochGuard
         from tuner.model import build_model
@@ -61,13 +63,14 @@ class Objective:
         keras.backend.clear_session(free_memory=False)  # its gc.collect() cost ~0.17 s a trial; see README.performance.md
         keras.utils.set_random_seed(seed)
         guard = EpochGuard(self.metric.name)
-        callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), guard, KerasPruningCallback(trial, self.metric.name)]
+        callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), guard,
+                                objectives.pruning_callback(trial, self.spec, self.metric, n_params, self.data.x_val)]
         if self.spec.training.patience:
             callbacks.append(keras.callbacks.EarlyStopping(monitor=self.metric.name, mode=self.metric.direction[:3],
                                                            patience=self.spec.training.patience))
         try:
             model = build_model(hp, self.data.n_features, self.data.n_outputs, self.data.task,
-                                self.spec.training.optimizer)
+                                self.spec.training.optimizer, self.data.shape)
             history = fit(model, self.data, hp, self.spec.training.epochs, callbacks, seed=seed)
         except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
             raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:200]}") from None

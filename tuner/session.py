@@ -8,7 +8,8 @@ from pathlib import Path
 
 import optuna
 
-from tuner import interrupt, notes, runner, space, strategy, study as studies
+from tuner import (constraints, families, interrupt, notes, objectives, runner, space, strategy, study as studies,
+                   warmstart)
 from tuner.artifacts import BestModelKeeper, resolve_dir
 from tuner.dashboard import TrialWatch, describe_study
 from tuner.data import Dataset, load_data
@@ -66,7 +67,20 @@ def check(path: Path) -> tuple[StudySpec, Dataset, Metric]:
     """Validate a study file and its data without touching any store."""
     spec = load_spec(path)
     data = load_data(spec.data, spec.task, path.parent)
+    families.check(spec.space.family, data.shape)
+    _check_budget(spec, data)
+    warmstart.first_trials(spec, data.n_features, data.n_outputs, f"{path}: warm_start")  # they fit the space
     return spec, data, resolve_metric(spec.training, data.task)
+
+
+def _check_budget(spec: StudySpec, data: Dataset) -> None:
+    from tuner.model import count_params
+
+    if spec.max_params is not None:
+        small = constraints.smallest(spec.space.family, int(spec.space.layers.bounds()[0]),
+                                     int(spec.space.units.bounds()[0]))
+        constraints.check_reachable(small, count_params(small, data.n_features, data.n_outputs, data.shape),
+                                    spec.max_params)
 
 
 def open_session(study: str, *, storage: str | None = None, name: str | None = None,
@@ -79,9 +93,12 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
     existing = len(studies.load(store, name).trials) if name in studies.names(store) else 0
     base_seed = spec.sampler.seed if seed is None else seed
     sampler_seed = _sampler_seed(base_seed, existing, worker)
+    first = warmstart.first_trials(spec, data.n_features, data.n_outputs)
     opened = studies.create_or_resume(
         store, name, spec, path.parent, data.describe(), metric.name, metric.direction,
-        sampler=strategy.make_sampler(spec, sampler_seed), pruner=strategy.make_pruner(spec))
+        sampler=strategy.make_sampler(spec, sampler_seed), pruner=strategy.make_pruner(spec),
+        directions=objectives.directions(spec, metric) if spec.multi_objective else None)
+    warmstart.enqueue(opened, first)
     describe_study(opened, notes.study_note(spec, data.describe(), metric, name), metric.name)
     return _session(opened, spec, data, metric, base_seed, store.url, artifacts)
 

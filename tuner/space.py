@@ -27,6 +27,7 @@ class Hyperparams:
     activation: str
     learning_rate: float
     batch_size: int
+    family: str = "dense"
 
     @property
     def units(self) -> list[int]:
@@ -38,7 +39,8 @@ class Hyperparams:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Hyperparams:
         return cls(layers=tuple(Layer(**layer) for layer in data["layers"]), activation=data["activation"],
-                   learning_rate=data["learning_rate"], batch_size=data["batch_size"])
+                   learning_rate=data["learning_rate"], batch_size=data["batch_size"],
+                   family=data.get("family", "dense"))
 
 
 def sample(trial: optuna.Trial, space: SpaceSpec, training: TrainingSpec) -> Hyperparams:
@@ -61,6 +63,7 @@ def sample(trial: optuna.Trial, space: SpaceSpec, training: TrainingSpec) -> Hyp
         activation=str(_suggest(trial, "activation", space.activation)),
         learning_rate=float(_suggest(trial, "learning_rate", space.learning_rate or Dim(value=training.learning_rate))),
         batch_size=int(_suggest(trial, "batch_size", space.batch_size or Dim(value=training.batch_size), True)),
+        family=space.family,
     )
 
 

@@ -100,6 +100,7 @@ class SpaceSpec(_Strict):
     learning_rate: Dim | None = None
     batch_size: Dim | None = None
     activation: Dim = Dim(value="relu")
+    family: Literal["dense", "conv2d", "lstm", "gru"] = "dense"
 
     @model_validator(mode="after")
     def _check(self) -> SpaceSpec:
@@ -164,6 +165,8 @@ class DataSpec(_Strict):
     scale: Literal["standard", "minmax", "none"] = "standard"
     scale_target: bool = True
     stratify: bool = True
+    shape: list[int] | None = None
+    window: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> DataSpec:
@@ -176,6 +179,10 @@ class DataSpec(_Strict):
             raise ValueError("csv: needs target: <column> naming the column to predict")
         if self.csv is None and (self.target is not None or self.features is not None):
             raise ValueError("target and features apply only to csv data")
+        if self.shape is not None and (not self.shape or min(self.shape) < 1):
+            raise ValueError(f"shape: needs whole numbers >= 1, e.g. [8, 8, 1] (got {self.shape})")
+        if self.window is not None and (self.csv is None or self.shape is not None):
+            raise ValueError("window: applies to csv data only and replaces shape; remove one of them")
         return self
 
 
@@ -240,6 +247,18 @@ class BudgetSpec(_Strict):
     timeout: float | None = Field(None, gt=0)
 
 
+class WarmStartSpec(_Strict):
+    """The first trials: the rule-of-thumb width (unless turned off), then the listed configurations."""
+
+    rule_of_thumb: bool = True
+    trials: list[dict[str, Any]] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switch(cls, data: Any) -> Any:
+        return {"rule_of_thumb": data} if isinstance(data, bool) else data
+
+
 class StudySpec(_Strict):
     """A whole study file."""
 
@@ -251,6 +270,9 @@ class StudySpec(_Strict):
     sampler: SamplerSpec = TPESpec(name="tpe")
     pruner: PrunerSpec = MedianSpec(name="median")
     budget: BudgetSpec = BudgetSpec()
+    objectives: list[Literal["metric", "n_params", "latency"]] = ["metric"]
+    max_params: int | None = Field(None, ge=1)
+    warm_start: WarmStartSpec = WarmStartSpec()
 
     @model_validator(mode="before")
     @classmethod
@@ -266,18 +288,43 @@ class StudySpec(_Strict):
     def _check(self) -> StudySpec:
         if isinstance(self.sampler, GridSpec):
             _check_grid(self.space)
+        if self.objectives[:1] != ["metric"] or len(set(self.objectives)) != len(self.objectives):
+            raise ValueError("objectives: list metric first, then n_params and/or latency, each once "
+                             "(e.g. [metric, n_params])")
         return self
 
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
     def fingerprint(self) -> str:
-        """A hash of what defines the search (all but the budget, the description and the sampler's seed)."""
-        definition = self.model_dump(mode="json", exclude={"budget": True, "description": True, "sampler": {"seed"}})
+        """A hash of what defines the search (all but the budget, the description and the sampler's seed).
+
+        Settings added after the first release count only when they differ from their defaults, so that studies
+        created before them keep their fingerprint; the warm start never counts (it only picks the first trials).
+        """
+        definition = self.model_dump(mode="json", exclude={"budget": True, "description": True, "sampler": {"seed"},
+                                                           "warm_start": True})
+        _drop_defaults(definition, StudySpec(data=self.data).model_dump(mode="json"), _LATER_FIELDS)
         return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
+
+
+_LATER_FIELDS = (("objectives",), ("max_params",), ("space", "family"), ("data", "shape"), ("data", "window"))
+
+
+def _drop_defaults(dump: dict[str, Any], defaults: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> None:
+    for path in paths:
+        parent, default = dump, defaults
+        for key in path[:-1]:
+            parent, default = parent[key], default[key]
+        if parent.get(path[-1]) == default.get(path[-1]):
+            parent.pop(path[-1], None)
 
 
 def _check_grid(space: SpaceSpec) -> None:
     for field in SpaceSpec.model_fields:
         dim = getattr(space, field)
-        if dim is not None and dim.low is not None:
+        if isinstance(dim, Dim) and dim.low is not None:
             raise ValueError(f"sampler grid: space.{field} is a range; give a list of choices instead")
     if not space.layers.fixed:
         for field in ("units", "dropout", "l2"):

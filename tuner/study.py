@@ -56,7 +56,8 @@ def definition(study: optuna.Study) -> Definition:
 
 
 def create_or_resume(storage: RDBStorage, name: str, spec: StudySpec, base_dir: Path, data: dict[str, Any],
-                     metric: str, direction: str, **kwargs: Any) -> optuna.Study:
+                     metric: str, direction: str, directions: list[str] | None = None,
+                     **kwargs: Any) -> optuna.Study:
     """Create the study, or resume it when its stored definition matches; refuse a changed definition."""
     if name in names(storage):
         study = load(storage, name, **kwargs)
@@ -68,9 +69,10 @@ def create_or_resume(storage: RDBStorage, name: str, spec: StudySpec, base_dir: 
                 f"(`tuner status {name}` shows it)")
         return study
     try:
-        study = optuna.create_study(study_name=name, storage=storage, direction=direction, **kwargs)
+        objectives = {"directions": directions} if directions else {"direction": direction}
+        study = optuna.create_study(study_name=name, storage=storage, **objectives, **kwargs)
     except optuna.exceptions.DuplicatedStudyError:  # another worker created it a moment ago
-        return create_or_resume(storage, name, spec, base_dir, data, metric, direction, **kwargs)
+        return create_or_resume(storage, name, spec, base_dir, data, metric, direction, directions, **kwargs)
     study.set_user_attr(SPEC_ATTR, json.loads(spec.model_dump_json(exclude_defaults=False)))
     study.set_user_attr(FINGERPRINT_ATTR, spec.fingerprint())
     study.set_user_attr(BASE_DIR_ATTR, str(base_dir.resolve()))

@@ -9,13 +9,20 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner.constraints import is_infeasible
 from tuner.objective import INTERRUPTED
 
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
 
 def counts_toward_budget(trial: FrozenTrial) -> bool:
-    """Finished and running trials use up the budget; interrupted ones and dead workers' trials are redone."""
+    """Finished and running trials use up the budget; interrupted ones and dead workers' trials are redone.
+
+    Infeasible trials (over max_params, never trained) do not count: the budget is a number of trained models;
+    nor do warm-start trials still waiting in the queue.
+    """
+    if is_infeasible(trial) or (trial.state == TrialState.WAITING and trial.user_attrs.get("warm_start")):
+        return False
     if trial.state in COUNTED:
         return True
     reason = trial.user_attrs.get("fail_reason")
@@ -29,35 +36,47 @@ class Counts:
     failed: int = 0
     running: int = 0
     used: int = 0  # trials that count toward the budget
+    infeasible: int = 0  # over max_params, recorded as pruned without training
 
     @classmethod
     def of(cls, trials: list[FrozenTrial]) -> Counts:
         states = Counter(t.state for t in trials)
         return cls(complete=states[TrialState.COMPLETE], pruned=states[TrialState.PRUNED],
                    failed=states[TrialState.FAIL], running=states[TrialState.RUNNING],
-                   used=sum(counts_toward_budget(t) for t in trials))
+                   used=sum(counts_toward_budget(t) for t in trials),
+                   infeasible=sum(is_infeasible(t) for t in trials))
 
 
 def best_trial(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> FrozenTrial | None:
     trials = [t for t in (trials or study.get_trials(deepcopy=False)) if t.state == TrialState.COMPLETE]
     if not trials:
         return None
+    if len(study.directions) > 1:  # the Pareto-optimal trial with the best first objective
+        return pareto_front(study)[0]
     pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
     return pick(trials, key=lambda t: t.value)
+
+
+def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
+    from tuner.objectives import pareto_front as front
+
+    return front(study)
 
 
 def trial_view(trial: FrozenTrial) -> dict[str, Any]:
     """A trial as `tuner best` shows it: value, params, architecture and the recorded attributes."""
     attrs = dict(trial.user_attrs)
-    return {"number": trial.number, "state": trial.state.name, "value": trial.value, "params": trial.params,
-            "architecture": attrs.pop("architecture", []), "attrs": attrs}
+    attrs.pop("curve", None)
+    return {"number": trial.number, "state": trial.state.name, "value": trial.values[0] if trial.values else None,
+            "values": trial.values, "params": trial.params, "architecture": attrs.pop("architecture", []),
+            "attrs": attrs}
 
 
 def study_view(study: optuna.Study) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     best = best_trial(study, trials)
     counts = Counts.of(trials)
-    return {"name": study.study_name, "direction": study.direction.name.lower(),
+    return {"name": study.study_name, "direction": "/".join(d.name.lower() for d in study.directions),
             "metric": study.user_attrs.get("tuner.metric", "value"), "trials": len(trials),
-            "counts": counts.__dict__, "best_value": best.value if best else None,
+            "counts": counts.__dict__, "best_value": best.values[0] if best else None,
             "best_trial": best.number if best else None}

@@ -35,4 +35,4 @@ class StudyProgress:
         best = best_trial(study, trials)
         self.progress.update(self.task, completed=counts.used,
                              states=f"{counts.complete} complete, {counts.pruned} pruned, {counts.failed} failed",
-                             best=f"{best.value:.4f}" if best else "-")
+                             best=f"{best.values[0]:.4f}" if best else "-")

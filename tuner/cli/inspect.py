@@ -82,13 +82,15 @@ def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = F
     console.print(f"[bold]{name}[/]: {definition.spec.description or ''}", highlight=False)
     console.print(f"data {json.dumps(definition.data)}", highlight=False)
     console.print(f"trials {view['trials']}: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, "
-                  f"{c['running']} running; budget {definition.spec.budget.trials or '-'}", highlight=False)
+                  f"{c['running']} running; budget {definition.spec.budget.trials or '-'}" + _infeasible(c),
+                  highlight=False)
     console.print(f"objective {view['metric']} ({view['direction']}); best {fmt(view['best_value'])} "
                   f"(trial {fmt(view['best_trial'])})", highlight=False)
     table = Table("trial", "state", "value", "units", "params", "epochs", "seconds", "note")
     for t in study.get_trials(deepcopy=False)[-15:]:
         a = t.user_attrs
-        table.add_row(str(t.number), t.state.name.lower(), fmt(t.value), fmt(a.get("units")), fmt(a.get("n_params")),
+        table.add_row(str(t.number), t.state.name.lower(), fmt(t.values[0] if t.values else None),
+                      fmt(a.get("units")), fmt(a.get("n_params")),
                       fmt(a.get("epochs_run")), fmt(a.get("train_seconds")), a.get("fail_reason", ""))
     console.print(table)
 
@@ -97,6 +99,9 @@ def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = F
 def best(name: NameArg, storage: StorageOption = None, as_json: JsonOption = False) -> None:
     """The best trial: value, parameters, and its architecture layer by layer."""
     study = _open(storage, name)
+    if len(study.directions) > 1:
+        print_pareto(study, as_json)
+        return
     if as_json:
         from tuner.summary import best_trial, trial_view
 
@@ -110,13 +115,44 @@ def print_counts(study: Any, elapsed: float) -> None:
     from tuner.summary import Counts
 
     c = Counts.of(study.get_trials(deepcopy=False))
-    console.print(f"{study.study_name}: {c.complete} complete, {c.pruned} pruned, {c.failed} failed "
+    infeasible = f", {c.infeasible} of them over max_params and never trained" if c.infeasible else ""
+    console.print(f"{study.study_name}: {c.complete} complete, {c.pruned} pruned{infeasible}, {c.failed} failed "
                   f"({c.used} counted toward the budget) in {elapsed:.1f}s", highlight=False)
+
+
+def _infeasible(counts: dict[str, int]) -> str:
+    n = counts.get("infeasible", 0)
+    return f"; {n} over max_params (not trained, not counted)" if n else ""
+
+
+def print_pareto(study: Any, as_json: bool = False) -> None:
+    """A two-objective study's Pareto front: metric against parameter count, one row per trial."""
+    from tuner.summary import pareto_front, trial_view
+
+    front = [trial_view(t) for t in pareto_front(study)]
+    if as_json:
+        console.print_json(json.dumps({"pareto_front": front}))
+        return
+    if not front:
+        console.print("no complete trial yet")
+        return
+    metric = study.user_attrs.get("tuner.metric", "value")
+    latency = any("latency_us" in view["attrs"] for view in front)
+    table = Table("trial", metric, "parameters", *(["µs/sample"] if latency else []), "units", "epochs",
+                  title=f"Pareto front: {metric} against size ({len(front)} trials)")
+    for view in front:
+        a = view["attrs"]
+        table.add_row(str(view["number"]), fmt(view["value"]), str(a.get("n_params")),
+                      *([fmt(a.get("latency_us"))] if latency else []), fmt(a.get("units")), fmt(a.get("epochs_run")))
+    console.print(table)
 
 
 def print_best(study: Any) -> None:
     from tuner.summary import best_trial, trial_view
 
+    if len(study.directions) > 1:
+        print_pareto(study)
+        return
     trial = best_trial(study)
     if trial is None:
         console.print("no complete trial yet")

@@ -1,0 +1,60 @@
+"""`tuner export`: the best trial retrained from its seed reproduces its score; the trial table as CSV.
+
+Tolerance: the retrained metric must equal the recorded one to within one validation sample (1 / n for
+accuracy), which allows for a single flipped prediction; on this CPU it matches exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_export_best_reproduces_its_score(cli, write_study, workdir: Path) -> None:
+    write_study("tiny", {"training": {"epochs": 3}, "budget": {"trials": 2}})
+    assert cli("start", "tiny").exit_code == 0
+    best = json.loads(cli("best", "tiny", "--json").output)
+    result = cli("export", "tiny", "--out", "out", "--trials", "trials.csv")
+    assert result.exit_code == 0, result.output
+
+    record = json.loads((workdir / "out" / "hyperparams.json").read_text())
+    n_val = record["data"]["validation"][0]
+    assert record["trial"] == best["number"] and record["seed"] == best["attrs"]["seed"]
+    assert record["recorded"] == pytest.approx(best["value"])
+    assert abs(record["reproduced"] - record["recorded"]) <= 1 / n_val + 1e-6
+    assert record["n_params"] == best["attrs"]["n_params"]
+
+    import keras
+
+    from tuner.data import load_data
+    from tuner.spec import DataSpec
+
+    model = keras.models.load_model(workdir / "out" / "model.keras")
+    data = load_data(DataSpec(bundled="iris", seed=0))
+    accuracy = float(np.mean(np.argmax(model.predict(data.x_val, verbose=0), axis=1) == data.y_val))
+    assert accuracy == pytest.approx(record["reproduced"], abs=1e-6)  # the saved file is the retrained model
+    assert model.count_params() == record["n_params"]
+
+    card = (workdir / "out" / "MODEL_CARD.md").read_text()
+    assert "iris" in card and "val_accuracy" in card and f"{record['n_params']} parameters" in card
+    with open(workdir / "trials.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["number"]) for r in rows] == [0, 1]
+    assert "value_val_accuracy" in rows[0] and "seed" in rows[0]
+
+
+def test_export_refuses_what_it_cannot_do(cli, write_study) -> None:
+    write_study("tiny", {"training": {"epochs": 1}, "budget": {"trials": 1}})
+    assert cli("start", "tiny").exit_code == 0
+    result = cli("export", "tiny")
+    assert result.exit_code == 2 and "--out" in result.output
+    result = cli("export", "tiny", "--out", "x", "--trial", "7")
+    assert result.exit_code == 2 and "no trial 7" in result.output
+    result = cli("export", "nope", "--trials", "t.csv")
+    assert result.exit_code == 2 and "not found" in result.output

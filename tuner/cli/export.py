@@ -1,0 +1,45 @@
+"""`tuner export`: the best (or a chosen) trial retrained and saved, and/or the trial table as CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tuner.cli._common import StorageOption, console, err_console, quiet_libraries, user_errors
+from tuner.errors import TunerError
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(export)
+
+
+@user_errors
+def export(
+    name: Annotated[str, typer.Argument(help="Study name in the store.")],
+    out: Annotated[Path | None, typer.Option(help="Folder for model.keras, hyperparams.json, MODEL_CARD.md.")] = None,
+    trial: Annotated[int | None, typer.Option(min=0, help="Trial number to export (default: the best).")] = None,
+    trials: Annotated[Path | None, typer.Option(help="Write the trial table to this CSV file.")] = None,
+    storage: StorageOption = None,
+) -> None:
+    """Retrain the best trial with its recorded seed and save it (--out), or write the trial table (--trials)."""
+    if out is None and trials is None:
+        raise TunerError("export: nothing to write; give --out DIR for the model and/or --trials FILE.csv")
+    quiet_libraries()
+    from tuner import export as exporting
+    from tuner import study as studies
+    from tuner.storage import open_storage
+
+    study = studies.load(open_storage(storage, heartbeat=False), name)
+    if trials is not None:
+        rows = exporting.export_trials(study, trials)
+        console.print(f"{rows} trials written to {trials}", highlight=False)
+    if out is not None:
+        err_console.print(f"retraining trial {trial if trial is not None else '(best)'} of {name}...",
+                          highlight=False)
+        done = exporting.export_model(study, out, trial)
+        console.print(f"trial {done.trial}: {done.metric} {done.recorded:.4f} in the study, {done.reproduced:.4f} "
+                      f"retrained; {done.n_params} parameters", highlight=False)
+        for path in done.files:
+            console.print(f"  {path}", highlight=False)

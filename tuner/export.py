@@ -1,0 +1,131 @@
+"""Export: the best (or a chosen) trial retrained with its recorded seed and saved as a model, its
+hyperparameters and a model card; or the trial table as CSV. Reads the store; imports Keras only to retrain.
+
+The trial's score is the metric at its best epoch, so the export trains `best_epoch + 1` epochs from the same seed
+and saves the model as it is after that epoch; the score it reaches is written beside the recorded one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from tuner import study as studies
+from tuner.errors import TunerError
+
+MODEL_FILE = "model.keras"
+PARAMS_FILE = "hyperparams.json"
+CARD_FILE = "MODEL_CARD.md"
+LIST_ATTRS = ("architecture", "curve")
+
+
+@dataclass(frozen=True)
+class Exported:
+    trial: int
+    metric: str
+    recorded: float
+    reproduced: float
+    n_params: int
+    files: tuple[Path, ...]
+
+
+def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
+    """The chosen trial, or the best one; it must have completed."""
+    from tuner.summary import best_trial
+
+    if number is None:
+        trial = best_trial(study)
+        if trial is None:
+            raise TunerError(f"study {study.study_name!r} has no complete trial to export; run more trials first")
+        return trial
+    trials = study.get_trials(deepcopy=False)
+    if not 0 <= number < len(trials):
+        raise TunerError(f"study {study.study_name!r} has no trial {number} (trials 0..{len(trials) - 1}); "
+                         f"pick one from `tuner status {study.study_name}`")
+    trial = trials[number]
+    if trial.state != TrialState.COMPLETE:
+        reason = trial.user_attrs.get("fail_reason")
+        raise TunerError(f"trial {number} of {study.study_name!r} is {trial.state.name.lower()}"
+                         f"{f' ({reason})' if reason else ''}; export a complete trial (omit --trial for the best)")
+    return trial
+
+
+def export_model(study: optuna.Study, out: Path, number: int | None = None) -> Exported:
+    """Retrain one trial with its seed and write model.keras, hyperparams.json and MODEL_CARD.md into `out`."""
+    from tuner import space
+    from tuner._tf import load_keras
+    from tuner.data import load_data
+    from tuner.metric import resolve_metric
+    from tuner.model import architecture, build_model
+    from tuner.train import fit
+
+    definition = studies.definition(study)
+    spec = definition.spec
+    trial = pick_trial(study, number)
+    data = load_data(spec.data, spec.task, definition.base_dir)
+    metric = resolve_metric(spec.training, data.task)
+    hp = space.from_params(trial.params, spec.space, spec.training)
+    seed, epochs = int(trial.user_attrs.get("seed", 0)), int(trial.user_attrs.get("best_epoch", 0)) + 1
+    out.mkdir(parents=True, exist_ok=True)
+
+    load_keras()
+    import keras
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = build_model(hp, data.n_features, data.n_outputs, data.task, spec.training.optimizer, data.shape)
+    history = fit(model, data, hp, epochs, [])
+    reproduced = history[metric.name][-1]
+    model.save(out / MODEL_FILE)
+
+    rows = architecture(hp, data.n_features, data.n_outputs, data.shape)
+    n_params = sum(row["params"] for row in rows)
+    recorded = trial.values[0]
+    record = {"study": study.study_name, "trial": trial.number, "seed": seed, "epochs": epochs,
+              "metric": metric.name, "direction": metric.direction, "recorded": recorded,
+              "reproduced": reproduced, "n_params": n_params, "params": trial.params,
+              "hyperparams": hp.to_dict(), "data": data.describe(), "classes": list(data.classes)}
+    (out / PARAMS_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    (out / CARD_FILE).write_text(model_card(record, rows, spec.description))
+    return Exported(trial.number, metric.name, recorded, reproduced, n_params,
+                    (out / MODEL_FILE, out / PARAMS_FILE, out / CARD_FILE))
+
+
+def model_card(record: dict[str, Any], rows: list[dict[str, Any]], description: str) -> str:
+    d = record["data"]
+    lines = [f"# {record['study']}, trial {record['trial']}", "", description or "", "",
+             "## Data", "",
+             f"- set: {d['name']} ({d['task']}), {d['train'][0]} training / {d['validation'][0]} validation rows, "
+             f"{d['features']} features" + (f" shaped {d['shape']}" if d.get("shape") else ""),
+             f"- classes: {len(record['classes'])}" if record["classes"] else "- target: one number",
+             "", "## Metric", "",
+             f"- {record['metric']} ({record['direction']}): {record['recorded']:.4f} in the study, "
+             f"{record['reproduced']:.4f} retrained here (seed {record['seed']}, {record['epochs']} epochs)",
+             "", "## Architecture", "",
+             f"{record['hyperparams']['family']} layers, activation {record['hyperparams']['activation']}, "
+             f"learning rate {record['hyperparams']['learning_rate']:g}, batch size "
+             f"{record['hyperparams']['batch_size']}; **{record['n_params']} parameters**", "",
+             "| layer | units | parameters | dropout | L2 |", "|---|---|---|---|---|"]
+    lines += [f"| {r['layer']} | {r['units']} | {r['params']} | {r['dropout']:g} | {r['l2']:g} |" for r in rows]
+    lines += ["", f"Load it with `keras.models.load_model(\"{MODEL_FILE}\")`; inputs are the scaled feature rows "
+              f"the study trained on (see `{PARAMS_FILE}`).", ""]
+    return "\n".join(lines)
+
+
+def export_trials(study: optuna.Study, path: Path) -> int:
+    """The trial table (number, state, values, params, recorded attributes) as CSV; returns the row count."""
+    frame = study.trials_dataframe(attrs=("number", "state", "value", "datetime_start", "duration", "params",
+                                          "user_attrs"), multi_index=False)
+    frame = frame.drop(columns=[f"user_attrs_{a}" for a in LIST_ATTRS if f"user_attrs_{a}" in frame.columns])
+    metric = study.user_attrs.get(studies.METRIC_ATTR, "metric")
+    objectives = [metric if name == "metric" else name for name in studies.definition(study).spec.objectives]
+    names = {"value": f"value_{metric}", **{f"values_{i}": f"value_{name}" for i, name in enumerate(objectives)}}
+    frame.columns = [names.get(c, c).removeprefix("user_attrs_") for c in frame.columns]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return len(frame)
