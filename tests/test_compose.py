@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import socket
 import subprocess
 import sys
@@ -82,21 +81,13 @@ def test_secrets_come_from_the_env_file() -> None:
 
 def test_commands_exist_with_their_options(cli) -> None:
     env = {"POSTGRES_PASSWORD": "x"}
-    for name in ("start", "worker"):
+    for name in ("start", "worker", "dashboard"):
         cmd = command(name, env)
         assert cmd[0] == "tuner"
         result = cli(cmd[1], "--help")
         assert result.exit_code == 0, f"{name}: no command `tuner {cmd[1]}`"
         for option in (part for part in cmd if part.startswith("--")):
             assert option in result.output, f"{name}: `tuner {cmd[1]}` has no {option}"
-    shell = command("dashboard", env)
-    assert shell[:2] == ["sh", "-c"]
-    dash = shlex.split(shell[2])
-    assert dash[:2] == ["exec", "optuna-dashboard"] and dash[2] == "$TUNER_STORAGE"
-    help_text = subprocess.run([str(Path(sys.executable).parent / "optuna-dashboard"), "--help"],
-                               capture_output=True, text=True, check=True).stdout
-    for option in (part for part in dash if part.startswith("--")):
-        assert option in help_text
 
 
 def _free_port() -> int:
@@ -125,10 +116,10 @@ def test_compose_commands_run_against_local_postgres(pg_url: str, write_study, w
     assert_finished_exactly(optuna.load_study(study_name="tiny", storage=pg_url).get_trials(), 4)
 
     port = _free_port()
-    shell = command("dashboard", env)
-    shell[2] = shell[2].replace("--host 0.0.0.0", "--host 127.0.0.1").replace("--port 8080", f"--port {port}")
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    dashboard = subprocess.Popen(shell, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shell = local(command("dashboard", env))
+    shell = [{"0.0.0.0": "127.0.0.1", "8080": str(port)}.get(part, part) for part in shell]
+    env["TUNER_ARTIFACTS"] = str(workdir / "artifacts")
+    dashboard = subprocess.Popen(shell, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(60):
             try:

@@ -68,7 +68,15 @@ def served(tmp_path_factory: pytest.TempPathFactory):
 
 
 def attrs(trial: dict[str, Any]) -> dict[str, Any]:
-    return {a["key"]: json.loads(a["value"]) for a in trial["user_attrs"]}
+    """The dashboard sends each value as text: JSON for lists and numbers, Python's str() for a bool."""
+
+    def value(text: str) -> Any:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+
+    return {a["key"]: value(a["value"]) for a in trial["user_attrs"]}
 
 
 def test_trials_carry_width_attributes_and_learning_curves(served) -> None:

@@ -80,11 +80,12 @@ def test_worker_joins_from_the_store_alone(cli, write_study, workdir: Path, tmp_
         return subprocess.run([sys.executable, "-m", "tuner", "worker", name, *args], capture_output=True,
                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT), "TUNER_STORAGE": url})
 
+    queued = [(t.number, t.state) for t in optuna.load_study(study_name=name, storage=url).trials]  # warm start
     missing = worker()
     assert missing.returncode == 2
     assert "data/iris.csv not found on this machine" in missing.stderr and "--data-dir" in missing.stderr
     assert "Traceback" not in missing.stderr
-    assert optuna.load_study(study_name=name, storage=url).trials == []  # nothing written
+    assert [(t.number, t.state) for t in optuna.load_study(study_name=name, storage=url).trials] == queued
 
     (elsewhere / "data").mkdir()
     (elsewhere / "iris.csv").rename(elsewhere / "data" / "iris.csv")

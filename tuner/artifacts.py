@@ -72,7 +72,8 @@ class BestModelKeeper:
     def beats_best(self, study: optuna.Study, value: float) -> bool:
         best = best_trial(study)
         current = best_model_info(study)
-        rivals = [v for v in (best.value if best else None, current["value"] if current else None) if v is not None]
+        first = best.values[0] if best and best.values else None  # the metric comes first in multi-objective studies
+        rivals = [v for v in (first, current["value"] if current else None) if v is not None]
         return all(self.metric.better(value, rival) for rival in rivals)
 
     def offer(self, trial: optuna.Trial, model: keras.Model, value: float) -> bool:

@@ -52,12 +52,10 @@ class TrialWatch:
         self.keeper.offer(trial, model, values[self.keeper.metric.best_index(values)])
 
 
-def describe_study(study: optuna.Study, note: str, metric_name: str) -> None:
-    """The study note (unless the study has one) and the objective's name on the dashboard's axes."""
-    from optuna_dashboard import set_objective_names
-
+def describe_study(study: optuna.Study, note: str, metric_names: list[str]) -> None:
+    """The study note (unless the study has one) and the objectives' names on the dashboard's axes."""
     notes.save_study_note(study, note)
-    set_objective_names(study, [metric_name])
+    study.set_metric_names(metric_names)
 
 
 class _ThreadedServer(ThreadingMixIn, WSGIServer):

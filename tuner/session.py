@@ -99,7 +99,8 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
         sampler=strategy.make_sampler(spec, sampler_seed), pruner=strategy.make_pruner(spec),
         directions=objectives.directions(spec, metric) if spec.multi_objective else None)
     warmstart.enqueue(opened, first)
-    describe_study(opened, notes.study_note(spec, data.describe(), metric, name), metric.name)
+    names = [metric.name if objective == "metric" else objective for objective in spec.objectives]
+    describe_study(opened, notes.study_note(spec, data.describe(), metric, name), names)
     return _session(opened, spec, data, metric, base_seed, store.url, artifacts)
 
 
