@@ -21,7 +21,9 @@ from tuner.summary import counts_toward_budget
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
-LONG = {"training": {"epochs": 40, "batch_size": 8}}  # a few seconds per trial on iris: time to kill a worker
+# Crash-safety tests start from sampled trials only (no enqueued warm-start trial), so the trial a worker is killed
+# in is an ordinary one.
+LONG = {"training": {"epochs": 40, "batch_size": 8}, "warm_start": False}  # seconds per trial: time to kill one
 
 
 def _server(kind: str):
@@ -167,7 +169,7 @@ def test_restarted_worker_cleans_up_stale_trials_first(pg_url: str, write_study)
 
 
 def test_workers_survive_terminated_connections(pg_url: str, write_study) -> None:
-    name = create(write_study("tiny", {"training": {"epochs": 15, "batch_size": 8}}), pg_url)
+    name = create(write_study("tiny", {"training": {"epochs": 15, "batch_size": 8}, "warm_start": False}), pg_url)
     fast = {"TUNER_HEARTBEAT_INTERVAL": "1", "TUNER_GRACE_PERIOD": "4"}
     procs = [worker(name, pg_url, "--trials", "6", TUNER_WORKER_INDEX=str(i), **fast) for i in range(2)]
     database = pg_url.rsplit("/", 1)[1]
@@ -197,7 +199,7 @@ def test_workers_survive_terminated_connections(pg_url: str, write_study) -> Non
                            "TUNER_TEST_PG_RESTART=1")
 def test_workers_survive_a_postgres_restart_and_a_killed_worker(pg_url: str, write_study) -> None:
     """The whole story: two workers, the server restarts mid-study, then one worker is SIGKILLed mid-trial."""
-    name = create(write_study("tiny", {"training": {"epochs": 15, "batch_size": 8}}), pg_url)
+    name = create(write_study("tiny", {"training": {"epochs": 15, "batch_size": 8}, "warm_start": False}), pg_url)
     fast = {"TUNER_HEARTBEAT_INTERVAL": "1", "TUNER_GRACE_PERIOD": "4"}
     procs = [worker(name, pg_url, "--trials", "5", TUNER_WORKER_INDEX=str(i), **fast) for i in range(2)]
     while not any(t.state == TrialState.RUNNING for t in trials_of(pg_url, name)):
