@@ -85,7 +85,7 @@ def test_unsupported_models_fall_back_to_model_fit_with_the_same_results() -> No
     assert fastfit.plan(extra, hp, data.task) is None
 
     via_fit = fit(_model(hp, data, 5, "rmsprop"), data, hp, 3, [], seed=5)
-    direct = fit_keras(_model(hp, data, 5, "rmsprop"), data, hp, 3, [])
+    direct = fit_keras(_model(hp, data, 5, "rmsprop"), data, hp, 3, [], seed=5)
     assert via_fit.keys() == direct.keys()
     for key in direct:
         assert via_fit[key] == pytest.approx(direct[key], rel=1e-5)

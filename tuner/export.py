@@ -58,7 +58,7 @@ def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
 def export_model(study: optuna.Study, out: Path, number: int | None = None) -> Exported:
     """Retrain one trial with its seed and write model.keras, hyperparams.json and MODEL_CARD.md into `out`."""
     from tuner import space
-    from tuner._tf import load_keras
+    from tuner._tf import load_keras, start_trial
     from tuner.data import load_data
     from tuner.metric import resolve_metric
     from tuner.model import architecture, build_model
@@ -74,12 +74,9 @@ def export_model(study: optuna.Study, out: Path, number: int | None = None) -> E
     out.mkdir(parents=True, exist_ok=True)
 
     load_keras()
-    import keras
-
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
+    start_trial(seed)
     model = build_model(hp, data.n_features, data.n_outputs, data.task, spec.training.optimizer, data.shape)
-    history = fit(model, data, hp, epochs, [])
+    history = fit(model, data, hp, epochs, [], seed=seed)
     reproduced = history[metric.name][-1]
     model.save(out / MODEL_FILE)
 

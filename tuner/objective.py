@@ -9,7 +9,7 @@ from typing import Any
 import optuna
 
 from tuner import constraints, objectives, space
-from tuner._tf import load_keras
+from tuner._tf import load_keras, start_trial
 from tuner.data import Dataset
 from tuner.errors import TrialFailed
 from tuner.metric import Metric
@@ -60,8 +60,7 @@ class Objective:
         from tuner.model import build_model
         from tuner.train import fit
 
-        keras.backend.clear_session(free_memory=False)  # its gc.collect() cost ~0.17 s a trial; see README.performance.md
-        keras.utils.set_random_seed(seed)
+        start_trial(seed)
         guard = EpochGuard(self.metric.name)
         callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), guard,
                                 objectives.pruning_callback(trial, self.spec, self.metric, n_params, self.data.x_val)]
