@@ -97,3 +97,24 @@ def test_running_trial_without_any_heartbeat_is_failed_and_retried(workdir: Path
     fail_stale(study)
     failed, retry = study.get_trials()
     assert (failed.state.name, retry.state.name) == ("FAIL", "WAITING") and retry.params == failed.params
+
+
+@pytest.mark.parametrize("url", ["sqlite:///attrs.db", "postgresql+psycopg://postgres@127.0.0.1:5432/test"])
+def test_user_attributes_written_together_are_stored_and_seen_by_the_trial(workdir: Path, url: str) -> None:
+    import uuid
+
+    import optuna
+
+    from tuner.storage import set_user_attrs
+
+    study = optuna.create_study(storage=open_storage(url, heartbeat=False), study_name=f"attrs-{uuid.uuid4().hex}")
+    trial = study.ask()
+    set_user_attrs(trial, {"units": [64, 32], "n_params": 6698, "note": "x"})
+    set_user_attrs(trial, {"n_params": 7000})  # an existing key is overwritten
+    assert trial.user_attrs == {"units": [64, 32], "n_params": 7000, "note": "x"}
+    study.tell(trial, 0.5)
+    stored = optuna.load_study(study_name=study.study_name, storage=url).trials[0].user_attrs
+    assert stored == {"units": [64, 32], "n_params": 7000, "note": "x"}
+    with pytest.raises(RuntimeError):  # a finished trial cannot change, as with trial.set_user_attr
+        set_user_attrs(trial, {"late": 1})
+    optuna.delete_study(study_name=study.study_name, storage=url)

@@ -35,14 +35,12 @@ class DashboardError(TunerError):
 
 
 class TrialWatch:
-    """Called by the objective: a trial's note and per-layer attributes when it starts, its model when it trains."""
+    """Called by the objective: a trial's note when it starts, its model when it trains."""
 
     def __init__(self, keeper: BestModelKeeper | None = None) -> None:
         self.keeper = keeper
 
     def started(self, trial: optuna.Trial, hp: Hyperparams, architecture: list[dict[str, Any]]) -> None:
-        trial.set_user_attr("dropout", [float(f"{layer.dropout:.4g}") for layer in hp.layers])
-        trial.set_user_attr("l2", [float(f"{layer.l2:.4g}") for layer in hp.layers])
         notes.save_trial_note(trial, notes.trial_note(trial.number, architecture, hp))
 
     def trained(self, trial: optuna.Trial, model: keras.Model, history: dict[str, list[float]]) -> None:

@@ -15,6 +15,7 @@ from tuner.errors import TrialFailed
 from tuner.metric import Metric
 from tuner.model import architecture
 from tuner.spec import StudySpec
+from tuner.storage import set_user_attrs
 
 INTERRUPTED = "interrupted"
 
@@ -31,8 +32,9 @@ class Objective:
         rows = architecture(hp, self.data.n_features, self.data.n_outputs, self.data.shape)
         n_params = sum(row["params"] for row in rows)
         seed = self.seed + trial.number
-        for key, value in {"units": hp.units, "n_params": n_params, "architecture": rows, "seed": seed}.items():
-            trial.set_user_attr(key, value)
+        set_user_attrs(trial, {"units": hp.units, "n_params": n_params, "architecture": rows, "seed": seed,
+                               "dropout": [float(f"{layer.dropout:.4g}") for layer in hp.layers],
+                               "l2": [float(f"{layer.l2:.4g}") for layer in hp.layers]})
         constraints.record(trial, n_params, self.spec.max_params)  # over budget: pruned here, never trained
         if self.watch is not None:
             self.watch.started(trial, hp, rows)
@@ -40,15 +42,17 @@ class Objective:
         try:
             history = self._train(trial, hp, seed, n_params)
         except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", INTERRUPTED)
+            set_user_attrs(trial, {"fail_reason": INTERRUPTED, "train_seconds": _since(start)})
             raise
         except TrialFailed as exc:
-            trial.set_user_attr("fail_reason", str(exc))
+            set_user_attrs(trial, {"fail_reason": str(exc), "train_seconds": _since(start)})
             raise
-        finally:
-            trial.set_user_attr("train_seconds", round(time.perf_counter() - start, 3))
-        return objectives.values(self.spec, self._record(trial, history), n_params,
-                                 trial.user_attrs.get(objectives.LATENCY_ATTR))
+        except BaseException:
+            trial.set_user_attr("train_seconds", _since(start))
+            raise
+        value, results = self._results(history)
+        set_user_attrs(trial, {**results, "train_seconds": _since(start)})
+        return objectives.values(self.spec, value, n_params, trial.user_attrs.get(objectives.LATENCY_ATTR))
 
     def _train(self, trial: optuna.Trial, hp: space.Hyperparams, seed: int,
                n_params: int = 0) -> dict[str, list[float]]:
@@ -81,16 +85,19 @@ class Objective:
             self.watch.trained(trial, model, history)
         return history
 
-    def _record(self, trial: optuna.Trial, history: dict[str, list[float]]) -> float:
+    def _results(self, history: dict[str, list[float]]) -> tuple[float, dict[str, Any]]:
+        """The trial's value (its best epoch's metric) and the attributes that describe how it trained."""
         values = history[self.metric.name]
         best = self.metric.best_index(values)
         train_key, val_key = self.metric.base, self.metric.validation
         train_value, val_value = history[train_key][best], history[val_key][best]
         gap = train_value - val_value if self.metric.direction == "maximize" else val_value - train_value
-        for key, value in {"epochs_run": len(values), "best_epoch": best, f"train_{train_key}": train_value,
-                           val_key: val_value, "overfit_gap": gap}.items():
-            trial.set_user_attr(key, value)
-        return values[best]
+        return values[best], {"epochs_run": len(values), "best_epoch": best, f"train_{train_key}": train_value,
+                              val_key: val_value, "overfit_gap": gap}
+
+
+def _since(start: float) -> float:
+    return round(time.perf_counter() - start, 3)
 
 
 def _check_finite(history: dict[str, list[float]]) -> None:

@@ -134,6 +134,29 @@ class _Storage(RDBStorage):
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         _retrying(lambda: super(_Storage, self).set_trial_user_attr(trial_id, key, value))
 
+    def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
+        """Several user attributes of one trial in one transaction: one commit (and one round of retries) for all."""
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        def write() -> None:
+            with _create_scoped_session(self.scoped_session, True) as session:
+                for key, value in attrs.items():
+                    self._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+
+        _retrying(write)
+
+
+def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    """`trial.set_user_attr` for each item, written in one transaction when the study is in tuner's storage."""
+    backend = getattr(trial.storage, "_backend", trial.storage)
+    if not isinstance(backend, _Storage):
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        return
+    backend.set_trial_user_attrs(trial._trial_id, attrs)
+    trial._cached_frozen_trial.user_attrs.update(attrs)  # what Trial.set_user_attr does after its write
+
 
 RETRY_SECONDS = 60
 
