@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 # Crash-safety tests start from sampled trials only (no enqueued warm-start trial), so the trial a worker is killed
 # in is an ordinary one.
-LONG = {"training": {"epochs": 40, "batch_size": 8}, "warm_start": False}  # seconds per trial: time to kill one
+# seconds per trial, however fast training gets: time to catch two workers mid-trial and kill one
+LONG = {"data": {"bundled": "digits"}, "training": {"epochs": 40, "batch_size": 8}, "warm_start": False}
 
 
 def _server(kind: str):
@@ -169,7 +170,7 @@ def test_restarted_worker_cleans_up_stale_trials_first(pg_url: str, write_study)
 
 
 def test_workers_survive_terminated_connections(pg_url: str, write_study) -> None:
-    name = create(write_study("tiny", {"training": {"epochs": 15, "batch_size": 8}, "warm_start": False}), pg_url)
+    name = create(write_study("tiny", LONG), pg_url)
     fast = {"TUNER_HEARTBEAT_INTERVAL": "1", "TUNER_GRACE_PERIOD": "4"}
     procs = [worker(name, pg_url, "--trials", "6", TUNER_WORKER_INDEX=str(i), **fast) for i in range(2)]
     database = pg_url.rsplit("/", 1)[1]
@@ -199,7 +200,7 @@ def test_workers_survive_terminated_connections(pg_url: str, write_study) -> Non
                            "TUNER_TEST_PG_RESTART=1")
 def test_workers_survive_a_postgres_restart_and_a_killed_worker(pg_url: str, write_study) -> None:
     """The whole story: two workers, the server restarts mid-study, then one worker is SIGKILLed mid-trial."""
-    name = create(write_study("tiny", {"training": {"epochs": 15, "batch_size": 8}, "warm_start": False}), pg_url)
+    name = create(write_study("tiny", LONG), pg_url)
     fast = {"TUNER_HEARTBEAT_INTERVAL": "1", "TUNER_GRACE_PERIOD": "4"}
     procs = [worker(name, pg_url, "--trials", "5", TUNER_WORKER_INDEX=str(i), **fast) for i in range(2)]
     while not any(t.state == TrialState.RUNNING for t in trials_of(pg_url, name)):
@@ -215,7 +216,9 @@ def test_workers_survive_a_postgres_restart_and_a_killed_worker(pg_url: str, wri
             time.sleep(1)
     deadline = time.monotonic() + 300
     while sum(t.state == TrialState.RUNNING for t in trials_of(pg_url, name)) < 2:
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        assert time.monotonic() < deadline
+        ended = [p for p in procs if p.poll() is not None]
+        assert not ended, ended[0].communicate()[0][-2000:]
         time.sleep(0.2)
     procs[0].send_signal(signal.SIGKILL)
     procs[0].wait()

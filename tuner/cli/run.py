@@ -77,13 +77,18 @@ def start(
 
 
 def _run_workers(session, workers: int, budget, timeout, seed, progress) -> None:
-    """N local `tuner worker` processes on the session's study; this process only shows progress."""
+    """This process trains as the first of N local workers; N-1 `tuner worker` processes join it on the study.
+
+    They are started first, so their start-up (imports, TensorFlow) overlaps this process's first trials.
+    """
     from tuner import workers as local
     from tuner.errors import TunerError
 
     started = local.spawn(session.study.study_name, workers, url=session.url, trials=budget, timeout=timeout,
                           seed=seed)
     try:
+        local.limit_threads(local.threads_per_worker(workers))
+        session.run(budget, timeout, on_trial=progress.update)
         errors = local.wait(started, on_tick=lambda: progress.update(session.study))
     except KeyboardInterrupt:
         local.stop(started)
