@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,20 +40,28 @@ MODES = {
 }
 
 
-def launch(cmd: list[str], cwd: Path, watch: Any = None) -> dict[str, Any]:
-    """Run one process to its exit: wall seconds, launch time (naive UTC, as Optuna stores it), peak RSS, stdout."""
+def launch(cmd: list[str], cwd: Path, watch: Any = None, stop_after: float | None = None) -> dict[str, Any]:
+    """Run one process to its exit: wall seconds, launch time (naive UTC, as Optuna stores it), peak RSS, stdout.
+
+    With `stop_after`, the process is killed that many seconds after launch (for tools without a time budget).
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as errors:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+        timer = threading.Timer(stop_after, proc.kill) if stop_after is not None else None
+        if timer is not None:
+            timer.start()
         if watch is not None:
             watch(proc)
         out = proc.stdout.read() if proc.stdout else ""
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        if timer is not None:
+            timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+        if proc.returncode != 0 and not (stop_after is not None and wall >= stop_after):
             errors.seek(0)
             tail = (out + errors.read()).strip().splitlines()[-3:]
             raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {proc.returncode}: {' / '.join(tail)[-300:]}")
@@ -233,34 +242,41 @@ def best_by(points: list[tuple[float, float]], seconds: float) -> float | None:
     return max(values) if values else None
 
 
+QUALITY_DATA = {"digits": None, "noisy10": ROOT / "studies" / "data" / "noisy10.npz"}  # study name -> npz for refs
+
+
 def quality(work: Path, budgets: list[int], seeds: list[int], kerastuner: bool, rows: dict[str, Any]) -> None:
+    """Best value reached by each budget after launch, per data set, tool and seed (the same seed for all tools)."""
+    import optuna
+
     horizon = max(budgets)
-    out: dict[str, dict[int, list[tuple[float, float]]]] = {"tuner": {}, "optuna-plain": {}}
-    if kerastuner:
-        out["keras-tuner"] = {}
-    for seed in seeds:
-        db = f"sqlite:///{work / f'quality_{seed}.db'}"
-        run = tuner_start(ROOT / "studies" / "digits.yaml", work, db, "--seed", str(seed), "--timeout", str(horizon),
-                          "--trials", "100000")
-        out["tuner"][seed] = _points(run, trials_of(db, "digits"))
-
-        db = f"sqlite:///{work / f'plain_{seed}.db'}"
-        run = launch([PYTHON, str(ROOT / "benchmarks" / "seeded.py"), str(seed),
-                      str(REFERENCE / "anchor_optuna_plain.py"), str(horizon), db], work)
-        import optuna
-
-        names = optuna.get_all_study_names(db)
-        out["optuna-plain"][seed] = _points(run, trials_of(db, names[0]))
-
+    rows["quality"] = {}
+    for data, npz in QUALITY_DATA.items():
+        swap = ["--npz", str(npz)] if npz else []
+        out: dict[str, dict[int, list[tuple[float, float]]]] = {"tuner": {}, "optuna-plain": {}}
         if kerastuner:
-            folder = work / f"kt_{seed}"
-            run = launch([PYTHON, str(ROOT / "benchmarks" / "seeded.py"), str(seed),
-                          str(REFERENCE / "anchor_kerastuner.py"), "30", str(folder)], work)
-            out["keras-tuner"][seed] = _kerastuner_points(run, folder)
-        print(f"  quality seed {seed}: " + ", ".join(
-            f"{tool} {best_by(points[seed], horizon)}" for tool, points in out.items()), flush=True)
-    rows["quality"] = {tool: {str(b): [best_by(points[s], b) for s in seeds] for b in budgets}
-                       for tool, points in out.items()}
+            out["keras-tuner"] = {}
+        for seed in seeds:
+            db = f"sqlite:///{work / f'quality_{data}_{seed}.db'}"
+            run = tuner_start(ROOT / "studies" / f"{data}.yaml", work, db, "--seed", str(seed), "--timeout",
+                              str(horizon), "--trials", "100000")
+            out["tuner"][seed] = _points(run, trials_of(db, data))
+
+            db = f"sqlite:///{work / f'plain_{data}_{seed}.db'}"
+            run = launch([PYTHON, str(ROOT / "benchmarks" / "seeded.py"), str(seed), *swap,
+                          str(REFERENCE / "anchor_optuna_plain.py"), str(horizon), db], work)
+            out["optuna-plain"][seed] = _points(run, trials_of(db, optuna.get_all_study_names(db)[0]))
+
+            if kerastuner:  # one Hyperband iteration, stopped at the horizon: only results by then count
+                folder = work / f"kt_{data}_{seed}"
+                run = launch([PYTHON, str(ROOT / "benchmarks" / "seeded.py"), str(seed), *swap,
+                              str(REFERENCE / "anchor_kerastuner.py"), "30", str(folder)], work,
+                             stop_after=horizon + 5)
+                out["keras-tuner"][seed] = _kerastuner_points(run, folder)
+            print(f"  quality {data} seed {seed}: " + ", ".join(
+                f"{tool} {best_by(points[seed], horizon)}" for tool, points in out.items()), flush=True)
+        rows["quality"][data] = {tool: {str(b): [best_by(points[s], b) for s in seeds] for b in budgets}
+                                 for tool, points in out.items()}
 
 
 def _points(run: dict[str, Any], trials: list[Any]) -> list[tuple[float, float]]:
@@ -327,11 +343,11 @@ def table(rows: dict[str, Any]) -> str:
                      f"{_fmt(_mean([r['peak_rss_mb'] for r in runs]), '{:.0f}')} | "
                      f"{_fmt(_mean([r['best'] for r in runs]), '{:.4f}')} |")
     out = ["\n".join(lines), ""]
-    if "quality" in rows:
-        q = rows["quality"]
+    for data, q in rows.get("quality", {}).items():
         budgets = list(next(iter(q.values())).keys())
-        out.append("| best val_accuracy on digits, by time since launch | " + " | ".join(f"{b} s" for b in budgets)
-                   + " |")
+        seeds = len(next(iter(next(iter(q.values())).values())))
+        out.append(f"| best val_accuracy on {data}, by time since launch (mean ± sd over {seeds} seed(s)) | "
+                   + " | ".join(f"{b} s" for b in budgets) + " |")
         out.append("| --- |" + " --- |" * len(budgets))
         for tool, by_budget in q.items():
             out.append(f"| {tool} | " + " | ".join(_spread(by_budget[b]) for b in budgets) + " |")
@@ -371,12 +387,14 @@ def targets(rows: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     if rows.get("fixed_workers2") and tuner_wall:
         ratio = tuner_wall / rows["fixed_workers2"][0]["wall_s"]
         found.append(("two workers: 1-worker wall / 2-worker wall >= 1.7", f"{ratio:.2f}x", ratio >= 1.7))
-    for tool in ("optuna-plain", "keras-tuner"):
-        if tool in rows.get("quality", {}):
-            for budget, values in rows["quality"]["tuner"].items():
-                ours, theirs = _mean(values), _mean(rows["quality"][tool][budget])
+    for data, q in rows.get("quality", {}).items():
+        for tool in ("optuna-plain", "keras-tuner"):
+            if tool not in q:
+                continue
+            for budget, values in q["tuner"].items():
+                ours, theirs = _mean(values), _mean(q[tool][budget])
                 if ours is not None and theirs is not None:
-                    found.append((f"quality at {budget} s: tuner mean >= {tool} mean",
+                    found.append((f"quality on {data} at {budget} s: tuner mean >= {tool} mean",
                                   f"{ours:.4f} vs {theirs:.4f}", ours >= theirs))
     return found
 
@@ -386,8 +404,15 @@ def main() -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--quick", action="store_const", const="quick", dest="mode")
     group.add_argument("--full", action="store_const", const="full", dest="mode")
-    mode = parser.parse_args().mode
-    cfg = MODES[mode]
+    parser.add_argument("--seeds", type=int, help="quality runs over seeds 0..N-1 (overrides the mode's)")
+    parser.add_argument("--budgets", type=int, nargs="+", help="quality budgets in seconds (overrides the mode's)")
+    args = parser.parse_args()
+    mode = args.mode
+    cfg = dict(MODES[mode])
+    if args.seeds:
+        cfg["seeds"] = list(range(args.seeds))
+    if args.budgets:
+        cfg["budgets"] = sorted(args.budgets)
     rows: dict[str, Any] = {"mode": mode, "notes": [], "prefill": cfg["prefill"]}
     with tempfile.TemporaryDirectory(prefix="tuner-bench-") as tmp:
         work = Path(tmp)
@@ -401,7 +426,7 @@ def main() -> None:
         memory_flat(work, *cfg["memory_trials"], rows)
         quality(work, cfg["budgets"], cfg["seeds"], cfg["kerastuner"], rows)
         if not cfg["kerastuner"]:
-            rows["notes"].append("KerasTuner is run in --full only (one Hyperband iteration takes ~3 minutes)")
+            rows["notes"].append("KerasTuner is run in --full only")
     text = table(rows)
     print(f"\nTensorFlow import: {rows['tf_import_s']:.2f} s\n")
     print(text)
