@@ -21,7 +21,7 @@ from typing import IO
 
 from tuner.storage import mask
 
-THREADS_VAR = "TUNER_THREADS"  # TensorFlow intra-op threads for this process
+THREADS_VAR = "TUNER_THREADS"  # cores for this process's TensorFlow (see limit_threads)
 WORKER_VAR = "TUNER_WORKER_INDEX"  # which local worker this is (offsets its sampler seed)
 
 
