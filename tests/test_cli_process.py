@@ -53,15 +53,20 @@ def test_read_only_commands_do_not_import_tensorflow(workdir: Path, write_study)
 
 @pytest.mark.slow
 def test_ctrl_c_records_the_trial_and_a_later_start_resumes(workdir: Path, write_study) -> None:
-    write_study("tiny", {"training": {"epochs": 60}, "budget": {"trials": 3}})
+    # trials of a few seconds (digits, small batches), so the second one can be caught running
+    write_study("tiny", {"data": {"bundled": "digits"}, "training": {"epochs": 40, "batch_size": 8},
+                         "budget": {"trials": 3}, "warm_start": False})
     db = workdir / "tuner.db"
     proc = subprocess.Popen([sys.executable, "-m", "tuner", "start", "tiny"], cwd=workdir, env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # wait until one trial is done and the next is running
         if db.exists():
-            with sqlite3.connect(db) as con:
-                states = [s for (s,) in con.execute("select state from trials order by number")]
+            try:
+                with sqlite3.connect(db) as con:
+                    states = [s for (s,) in con.execute("select state from trials order by number")]
+            except sqlite3.OperationalError:  # the file exists, Optuna's tables not yet
+                states = []
             if states.count("COMPLETE") >= 1 and states[-1:] == ["RUNNING"]:
                 break
         time.sleep(0.2)

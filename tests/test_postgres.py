@@ -202,7 +202,7 @@ def test_workers_survive_a_postgres_restart_and_a_killed_worker(pg_url: str, wri
     """The whole story: two workers, the server restarts mid-study, then one worker is SIGKILLed mid-trial."""
     name = create(write_study("tiny", LONG), pg_url)
     fast = {"TUNER_HEARTBEAT_INTERVAL": "1", "TUNER_GRACE_PERIOD": "4"}
-    procs = [worker(name, pg_url, "--trials", "5", TUNER_WORKER_INDEX=str(i), **fast) for i in range(2)]
+    procs = [worker(name, pg_url, "--trials", "8", TUNER_WORKER_INDEX=str(i), **fast) for i in range(2)]
     while not any(t.state == TrialState.RUNNING for t in trials_of(pg_url, name)):
         assert all(p.poll() is None for p in procs)
         time.sleep(0.2)
@@ -224,8 +224,8 @@ def test_workers_survive_a_postgres_restart_and_a_killed_worker(pg_url: str, wri
     procs[0].wait()
     finish(procs[1:])
     trials = trials_of(pg_url, name)
-    assert_finished_exactly(trials, 5)
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 5  # nothing lost, nothing stuck
+    assert_finished_exactly(trials, 8)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 8  # nothing lost, nothing stuck
 
 
 def test_tiny_study_on_mysql_with_two_workers(cli, write_study, mysql_url: str,
