@@ -94,6 +94,11 @@ def trials_of(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
 
 
+def training(url: str, name: str) -> int:
+    """Running trials whose parameters are all sampled (the objective records `seed` right after sampling)."""
+    return sum(t.state == TrialState.RUNNING and "seed" in t.user_attrs for t in trials_of(url, name))
+
+
 def assert_finished_exactly(trials: list[optuna.trial.FrozenTrial], budget: int) -> None:
     """Exactly `budget` counted trials, all finished, none stuck in RUNNING or WAITING, no number twice."""
     assert sum(counts_toward_budget(t) for t in trials) == budget
@@ -137,7 +142,7 @@ def test_sigkilled_worker_trial_is_failed_and_retried(pg_url: str, write_study) 
     victim = worker(name, pg_url, "--trials", "4", TUNER_WORKER_INDEX="1", **fast)
     survivor = worker(name, pg_url, "--trials", "4", TUNER_WORKER_INDEX="2", **fast)
     deadline = time.monotonic() + 300
-    while sum(t.state == TrialState.RUNNING for t in trials_of(pg_url, name)) < 2:  # both workers mid-trial
+    while training(pg_url, name) < 2:  # both workers mid-trial, past sampling
         assert time.monotonic() < deadline and victim.poll() is None and survivor.poll() is None
         time.sleep(0.2)
     victim.send_signal(signal.SIGKILL)
@@ -215,7 +220,7 @@ def test_workers_survive_a_postgres_restart_and_a_killed_worker(pg_url: str, wri
                 break
             time.sleep(1)
     deadline = time.monotonic() + 300
-    while sum(t.state == TrialState.RUNNING for t in trials_of(pg_url, name)) < 2:
+    while training(pg_url, name) < 2:
         assert time.monotonic() < deadline
         ended = [p for p in procs if p.poll() is not None]
         assert not ended, ended[0].communicate()[0][-2000:]
