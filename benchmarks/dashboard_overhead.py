@@ -70,7 +70,7 @@ def main() -> None:
     hooks = sum(timed.started_s) + sum(timed.trained_s)
     print(f"{study}: {trials} trials in {wall:.1f} s wall, {sum(train):.1f} s training")
     print(f"{'step':<40}{'calls':>7}{'median ms':>11}{'total s':>9}")
-    print(f"{'trial note + per-layer attrs (start)':<40}{len(timed.started_s):>7}"
+    print(f"{'trial note (at the start)':<40}{len(timed.started_s):>7}"
           f"{1000 * statistics.median(timed.started_s):>11.1f}{sum(timed.started_s):>9.2f}")
     print(f"{'best-model check (trials trained to the end)':<40}{len(timed.trained_s):>7}"
           f"{1000 * statistics.median(timed.trained_s):>11.1f}{sum(timed.trained_s):>9.2f}")
