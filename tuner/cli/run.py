@@ -90,7 +90,7 @@ def _run_workers(session, workers: int, budget, timeout, seed, progress) -> None
         local.limit_threads(local.threads_per_worker(workers))
         session.run(budget, timeout, on_trial=progress.update)
         errors = local.wait(started, on_tick=lambda: progress.update(session.study))
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or this process's own error: the spawned workers stop with it
         local.stop(started)
         raise
     progress.update(session.study)
