@@ -408,6 +408,8 @@ def main() -> None:
     group.add_argument("--full", action="store_const", const="full", dest="mode")
     parser.add_argument("--seeds", type=int, help="quality runs over seeds 0..N-1 (overrides the mode's)")
     parser.add_argument("--budgets", type=int, nargs="+", help="quality budgets in seconds (overrides the mode's)")
+    parser.add_argument("--quality-only", action="store_true",
+                        help="only the search-quality rows (results in <mode>-quality.json / .md)")
     args = parser.parse_args()
     mode = args.mode
     cfg = dict(MODES[mode])
@@ -420,12 +422,13 @@ def main() -> None:
         work = Path(tmp)
         print(f"benchmark ({mode}) in {work}", flush=True)
         rows["tf_import_s"] = tf_import_seconds(work)
-        fixed_workload(work, cfg["repeats"], rows)
-        fixed_on_postgres(work, rows)
-        two_workers(work, rows)
-        for label, storage in (("sqlite", f"sqlite:///{work / 'prefilled.db'}"), ("postgres", POSTGRES)):
-            overhead_after_prefill(work, storage, label, cfg["prefill"], cfg["after_prefill"], rows)
-        memory_flat(work, *cfg["memory_trials"], rows)
+        if not args.quality_only:
+            fixed_workload(work, cfg["repeats"], rows)
+            fixed_on_postgres(work, rows)
+            two_workers(work, rows)
+            for label, storage in (("sqlite", f"sqlite:///{work / 'prefilled.db'}"), ("postgres", POSTGRES)):
+                overhead_after_prefill(work, storage, label, cfg["prefill"], cfg["after_prefill"], rows)
+            memory_flat(work, *cfg["memory_trials"], rows)
         quality(work, cfg["budgets"], cfg["seeds"], cfg["kerastuner"], rows)
         if not cfg["kerastuner"]:
             rows["notes"].append("KerasTuner is run in --full only")
@@ -434,8 +437,9 @@ def main() -> None:
     print(text)
     results = ROOT / "benchmarks" / "results"
     results.mkdir(exist_ok=True)
-    (results / f"{mode}.json").write_text(json.dumps(rows, default=str, indent=1))
-    (results / f"{mode}.md").write_text(text + "\n")
+    stem = f"{mode}-quality" if args.quality_only else mode
+    (results / f"{stem}.json").write_text(json.dumps(rows, default=str, indent=1))
+    (results / f"{stem}.md").write_text(text + "\n")
 
 
 if __name__ == "__main__":
