@@ -13,6 +13,7 @@ benchmarks/results/<mode>.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -116,20 +118,27 @@ def fixed_workload(work: Path, repeats: int, rows: dict[str, Any]) -> None:
     rows["fixed_tuner"], rows["fixed_anchor"] = tuner_runs, anchor_runs
 
 
-def fixed_on_postgres(work: Path, rows: dict[str, Any]) -> None:
+@contextlib.contextmanager
+def scratch_study(storage: str, name: str, rows: dict[str, Any], row: str) -> Iterator[None]:
+    """A row measured on study `name`: a failed run becomes a note, and the study is deleted afterwards."""
     import optuna
 
-    name = f"bench_fixed_{os.getpid()}"
     try:
-        run = tuner_start(ROOT / "studies" / "fixed_grid.yaml", work, POSTGRES, "--name", name)
-        rows["fixed_postgres"] = [tuner_figures(run, trials_of(POSTGRES, name))]
+        yield
     except RuntimeError as exc:
-        rows["notes"].append(f"PostgreSQL row skipped: {str(exc)[:400]}")
+        rows["notes"].append(f"{row} row skipped: {str(exc)[:400]}")
     finally:
         try:
-            optuna.delete_study(study_name=name, storage=POSTGRES)
+            optuna.delete_study(study_name=name, storage=storage)
         except Exception:  # noqa: BLE001 - nothing was created
             pass
+
+
+def fixed_on_postgres(work: Path, rows: dict[str, Any]) -> None:
+    name = f"bench_fixed_{os.getpid()}"
+    with scratch_study(POSTGRES, name, rows, "PostgreSQL"):
+        run = tuner_start(ROOT / "studies" / "fixed_grid.yaml", work, POSTGRES, "--name", name)
+        rows["fixed_postgres"] = [tuner_figures(run, trials_of(POSTGRES, name))]
 
 
 def two_workers(work: Path, rows: dict[str, Any]) -> None:
@@ -159,7 +168,7 @@ def overhead_after_prefill(work: Path, storage: str, label: str, prefill: int, m
     path.parent.mkdir(exist_ok=True)
     path.write_text(yaml.safe_dump(spec))
     name = f"bench_prefilled_{label}_{os.getpid()}"
-    try:
+    with scratch_study(storage, name, rows, f"{label} overhead"):
         tuner_start(path, work, storage, "--name", name)
         study = optuna.load_study(study_name=name, storage=storage)
         seed = study.get_trials()[0]
@@ -170,13 +179,6 @@ def overhead_after_prefill(work: Path, storage: str, label: str, prefill: int, m
         run = tuner_start(path, work, storage, "--name", name, "--trials", str(prefill + more))
         new = [t for t in trials_of(storage, name) if t.number >= prefill]
         rows[f"prefilled_{label}"] = [tuner_figures(run, new)]
-    except RuntimeError as exc:
-        rows["notes"].append(f"{label} overhead row skipped: {str(exc)[:400]}")
-    finally:
-        try:
-            optuna.delete_study(study_name=name, storage=storage)
-        except Exception:  # noqa: BLE001 - nothing was created
-            pass
 
 
 # ---------------------------------------------------------------- memory
