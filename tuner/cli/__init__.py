@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from tuner.cli import dashboard, export, inspect, report, run, validate, worker
@@ -13,4 +16,28 @@ for module in (run, inspect, validate, worker, dashboard, report, export):
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    if "tensorflow" in sys.modules:
+        _exit_now(code)
+    raise SystemExit(code)
+
+
+def _exit_now(code: object) -> None:
+    """Exit without the interpreter's teardown, which takes TensorFlow over a second and has nothing to save:
+    exit handlers still run and output is flushed first."""
+    import atexit
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
