@@ -71,10 +71,11 @@ class BestModelKeeper:
 
     def beats_best(self, study: optuna.Study, value: float) -> bool:
         best = best_trial(study)
-        current = best_model_info(study)
         first = best.values[0] if best and best.values else None  # the metric comes first in multi-objective studies
-        rivals = [v for v in (first, current["value"] if current else None) if v is not None]
-        return all(self.metric.better(value, rival) for rival in rivals)
+        if first is not None and not self.metric.better(value, first):
+            return False  # no need to read the kept model's value: it is never better than a finished trial's
+        current = best_model_info(study)
+        return current is None or current["value"] is None or self.metric.better(value, current["value"])
 
     def offer(self, trial: optuna.Trial, model: keras.Model, value: float) -> bool:
         """Keep `model` as the best one if `value` beats the study's best so far; True when it was kept."""
