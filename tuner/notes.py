@@ -73,9 +73,16 @@ def save_study_note(study: optuna.Study, body: str) -> bool:
 
 
 def save_trial_note(trial: optuna.Trial, body: str) -> None:
-    from optuna_dashboard import save_note
+    """The trial's dashboard note; kept with the trial's other writes when its storage holds them back.
 
-    save_note(trial, body)
+    optuna-dashboard stores a trial's note as study attributes: a version and the body in chunks."""
+    from optuna_dashboard import save_note
+    from optuna_dashboard._note import note_ver_key, split_body
+
+    keep = getattr(trial.storage, "set_running_study_attrs", None)
+    attrs = {note_ver_key(trial._trial_id): 1, **split_body(body, trial._trial_id)}
+    if keep is None or not keep(trial._trial_id, attrs):
+        save_note(trial, body)
 
 
 def describe_dim(dim: Dim) -> str:

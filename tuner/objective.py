@@ -15,7 +15,7 @@ from tuner.errors import TrialFailed
 from tuner.metric import Metric
 from tuner.model import architecture
 from tuner.spec import StudySpec
-from tuner.storage import set_user_attrs
+from tuner.storage import flush, set_user_attrs
 
 INTERRUPTED = "interrupted"
 
@@ -38,6 +38,7 @@ class Objective:
         constraints.record(trial, n_params, self.spec.max_params)  # over budget: pruned here, never trained
         if self.watch is not None:
             self.watch.started(trial, hp, rows)
+        flush(trial)  # parameters, attributes and note stored together before training starts
         start = time.perf_counter()
         try:
             history = self._train(trial, hp, seed, n_params)

@@ -49,7 +49,13 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
     lock = BudgetLock(getattr(study._storage, "_backend", study._storage), study.study_name)
 
     def first_released(trial: optuna.Trial) -> float:
-        lock.release()  # the trial exists now: other workers may count it
+        # The trial exists now: other workers may count it once what it wrote so far (a grid cell, its parameters)
+        # is stored, at the objective's first flush; at once where the storage writes everything straight away.
+        hold = getattr(trial.storage, "on_flush", None)
+        if hold is None:
+            lock.release()
+        else:
+            hold(trial._trial_id, lock.release)
         return objective(trial)
 
     while deadline is None or time.monotonic() < deadline:
@@ -57,6 +63,9 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
             lock.acquire()
             try:
                 fail_stale(study)
+                fresh = getattr(study._storage, "expire", None)
+                if fresh is not None:
+                    fresh(study._study_id)  # count what the other workers did up to now
                 states = study.get_trials(deepcopy=False)
                 waiting = any(t.state == TrialState.WAITING for t in states)
                 if waiting or trials is None or sum(counts_toward_budget(t) for t in states) < trials:

@@ -18,6 +18,7 @@ from tuner.metric import Metric, resolve_metric
 from tuner.objective import Objective
 from tuner.spec import GridSpec, StudySpec, load_spec
 from tuner.storage import open_storage
+from tuner.writeback import buffered
 
 
 @dataclass
@@ -88,7 +89,7 @@ def open_session(study: str, *, storage: str | None = None, name: str | None = N
     """Open (create or resume) the study a study file describes; nothing is written until all checks pass."""
     path = find_study_file(study)
     spec, data, metric = check(path)
-    store = open_storage(storage)
+    store = buffered(open_storage(storage))
     name = name or path.stem
     existing = len(studies.load(store, name).trials) if name in studies.names(store) else 0
     base_seed = spec.sampler.seed if seed is None else seed
@@ -115,7 +116,7 @@ def join_session(name: str, *, storage: str | None = None, data_dir: str | Path 
     """
     import os
 
-    store = open_storage(storage)
+    store = buffered(open_storage(storage))
     studies.wait_for(store, name, wait)
     found = studies.load(store, name)
     stored = studies.definition(found)

@@ -36,10 +36,11 @@ def mask(url: str) -> str:
 
 
 def engine_kwargs(url: str) -> dict[str, Any]:
-    """Small pools with connection checks for servers; a busy timeout for SQLite."""
+    """Small pools with connection checks for servers (three stay open: a worker's budget lock, its trials and its
+    heartbeat thread each hold one at times); a busy timeout for SQLite."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": SQLITE_BUSY_MS / 1000}}
-    return {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2, "pool_recycle": 1800,
+    return {"pool_pre_ping": True, "pool_size": 3, "max_overflow": 2, "pool_recycle": 1800,
             "pool_timeout": 30, "connect_args": _connect_timeout(url)}
 
 
@@ -148,14 +149,23 @@ class _Storage(RDBStorage):
 
 
 def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
-    """`trial.set_user_attr` for each item, written in one transaction when the study is in tuner's storage."""
-    backend = getattr(trial.storage, "_backend", trial.storage)
-    if not isinstance(backend, _Storage):
+    """`trial.set_user_attr` for each item, written together when the study is in tuner's storage."""
+    storage = trial.storage
+    write = getattr(storage, "set_trial_user_attrs", None) or getattr(getattr(storage, "_backend", None),
+                                                                     "set_trial_user_attrs", None)
+    if write is None:
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         return
-    backend.set_trial_user_attrs(trial._trial_id, attrs)
+    write(trial._trial_id, attrs)
     trial._cached_frozen_trial.user_attrs.update(attrs)  # what Trial.set_user_attr does after its write
+
+
+def flush(trial: optuna.Trial) -> None:
+    """Store what the trial has written so far, when its storage holds writes back (tuner.writeback)."""
+    write = getattr(trial.storage, "flush", None)
+    if write is not None:
+        write(trial._trial_id)
 
 
 RETRY_SECONDS = 60
