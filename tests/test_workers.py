@@ -48,6 +48,23 @@ def test_start_with_two_workers_on_sqlite(cli, write_study, workdir: Path, monke
     assert sqlite3.connect(workdir / "tuner.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@pytest.mark.slow
+def test_a_grid_is_covered_once_by_two_workers_and_a_resume(cli, write_study, workdir: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process orders the grid the same way (workers' and resumed runs' seeds differ only for the other
+    samplers), so the cells are split between them, never repeated."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    write_study("grid", {"sampler": "grid", "training": {"epochs": 1}, "budget": {"trials": 12},
+                         "space": {"layers": [1, 2], "units": {"choices": [4, 8, 16], "per_layer": False},
+                                   "dropout": {"choices": [0.0, 0.2], "per_layer": False}, "l2": 0}})
+    assert cli("start", "grid", "--trials", "3").exit_code == 0
+    result = cli("start", "grid", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    trials = optuna.load_study(study_name="grid", storage="sqlite:///tuner.db").get_trials()
+    cells = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(trials) == 12 and len(set(cells)) == 12
+
+
 def test_worker_for_an_unknown_study_says_so(cli, workdir: Path) -> None:
     create_result = cli("worker", "nope", "--storage", f"sqlite:///{workdir / 'tuner.db'}")
     assert create_result.exit_code == 2
