@@ -3,6 +3,7 @@
 Usage (from the repository root):
     python benchmarks/run.py --quick   # a few minutes: every row once, short budgets, one seed
     python benchmarks/run.py --full    # the README figures: repeats, 60 s / 300 s budgets, 5 seeds
+    (--speed-only / --quality-only: one half of the rows; --seeds N, --budgets S...: fewer quality runs)
 
 Every tool runs as its own process, started and timed from here (wall time is process start to exit), one at a
 time. tuner runs as the real `python -m tuner start ...` on a temporary SQLite file (or PostgreSQL for that row).
@@ -82,15 +83,21 @@ def trials_of(storage: str, name: str) -> list[Any]:
 
 
 def tuner_figures(run: dict[str, Any], trials: list[Any]) -> dict[str, Any]:
-    """Epochs, time to first trial and overhead share (1 - training time / search span) from the stored trials."""
+    """Epochs, time to first trial and overhead share from the stored trials.
+
+    Overhead share = 1 - training time / search span, over the trials after the first: the first one also loads
+    TensorFlow and traces the first model (inside its training time), which would dilute the share.
+    """
     done = [t for t in trials if t.datetime_complete is not None]
     first = min(t.datetime_start for t in trials)
-    span = (max(t.datetime_complete for t in done) - first).total_seconds()
-    train = sum(t.user_attrs.get("train_seconds", 0.0) for t in done)
+    steady = sorted(done, key=lambda t: t.datetime_start)[1:]
+    span = (max(t.datetime_complete for t in steady) - steady[0].datetime_start).total_seconds() if steady else 0
+    train = sum(t.user_attrs.get("train_seconds", 0.0) for t in steady)
     epochs = sum(t.user_attrs.get("epochs_run", 0) for t in done)
     run = {k: v for k, v in run.items() if k != "stdout"}
     return {**run, "trials": len(trials), "epochs": epochs, "first_trial_s": (first - run["started"]).total_seconds(),
             "overhead_share": max(0.0, 1 - train / span) if span > 0 else None,
+            "overhead_ms_per_trial": (span - train) / len(steady) * 1000 if steady else None,
             "best": max((t.value for t in done if t.value is not None), default=None)}
 
 
@@ -327,7 +334,7 @@ def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
 
 
 def table(rows: dict[str, Any]) -> str:
-    lines = ["| what | wall s | epochs/s | overhead share | first trial s | peak RSS MB | best |",
+    lines = ["| what | wall s | epochs/s | overhead share (ms a trial) | first trial s | peak RSS MB | best |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     labels = {"fixed_anchor": "fixed workload, hand-written (reference/anchor_fixed_grid.py)",
               "fixed_tuner": "fixed workload, `tuner start fixed_grid` (SQLite)",
@@ -342,7 +349,9 @@ def table(rows: dict[str, Any]) -> str:
         wall = _mean([r["wall_s"] for r in runs])
         eps = _mean([r["epochs"] / r["wall_s"] for r in runs])
         share = _mean([r.get("overhead_share") for r in runs])
-        lines.append(f"| {label} | {_fmt(wall)} | {_fmt(eps, '{:.1f}')} | {_fmt(share, '{:.1%}')} | "
+        per_trial = _mean([r.get("overhead_ms_per_trial") for r in runs])
+        shown = "n/a" if share is None else f"{share:.1%} ({per_trial:.1f} ms)"
+        lines.append(f"| {label} | {_fmt(wall)} | {_fmt(eps, '{:.1f}')} | {shown} | "
                      f"{_fmt(_mean([r['first_trial_s'] for r in runs]))} | "
                      f"{_fmt(_mean([r['peak_rss_mb'] for r in runs]), '{:.0f}')} | "
                      f"{_fmt(_mean([r['best'] for r in runs]), '{:.4f}')} |")
@@ -410,8 +419,11 @@ def main() -> None:
     group.add_argument("--full", action="store_const", const="full", dest="mode")
     parser.add_argument("--seeds", type=int, help="quality runs over seeds 0..N-1 (overrides the mode's)")
     parser.add_argument("--budgets", type=int, nargs="+", help="quality budgets in seconds (overrides the mode's)")
-    parser.add_argument("--quality-only", action="store_true",
-                        help="only the search-quality rows (results in <mode>-quality.json / .md)")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--quality-only", action="store_true",
+                      help="only the search-quality rows (results in <mode>-quality.json / .md)")
+    only.add_argument("--speed-only", action="store_true",
+                      help="every row but search quality (results in <mode>-speed.json / .md)")
     args = parser.parse_args()
     mode = args.mode
     cfg = dict(MODES[mode])
@@ -431,15 +443,16 @@ def main() -> None:
             for label, storage in (("sqlite", f"sqlite:///{work / 'prefilled.db'}"), ("postgres", POSTGRES)):
                 overhead_after_prefill(work, storage, label, cfg["prefill"], cfg["after_prefill"], rows)
             memory_flat(work, *cfg["memory_trials"], rows)
-        quality(work, cfg["budgets"], cfg["seeds"], cfg["kerastuner"], rows)
-        if not cfg["kerastuner"]:
+        if not args.speed_only:
+            quality(work, cfg["budgets"], cfg["seeds"], cfg["kerastuner"], rows)
+        if not cfg["kerastuner"] and not args.speed_only:
             rows["notes"].append("KerasTuner is run in --full only")
     text = table(rows)
     print(f"\nTensorFlow import: {rows['tf_import_s']:.2f} s\n")
     print(text)
     results = ROOT / "benchmarks" / "results"
     results.mkdir(exist_ok=True)
-    stem = f"{mode}-quality" if args.quality_only else mode
+    stem = f"{mode}-quality" if args.quality_only else f"{mode}-speed" if args.speed_only else mode
     (results / f"{stem}.json").write_text(json.dumps(rows, default=str, indent=1))
     (results / f"{stem}.md").write_text(text + "\n")
 
