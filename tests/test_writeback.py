@@ -86,6 +86,57 @@ def test_flush_makes_a_running_trials_writes_visible_to_other_workers(url: str) 
     assert stored(url, "s")[0].state == TrialState.COMPLETE
 
 
+def test_trials_created_by_concurrent_workers_are_numbered_once_each(url: str) -> None:
+    import threading
+
+    optuna.create_study(study_name="s", storage=open_storage(url, heartbeat=False))
+    studies = [optuna.load_study(study_name="s", storage=buffered(open_storage(url, heartbeat=False)))
+               for _ in range(3)]
+    made: list[int] = []
+
+    def create(study: optuna.Study) -> None:
+        for _ in range(8):
+            made.append(study.ask().number)
+
+    workers = [threading.Thread(target=create, args=(study,)) for study in studies]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    seen = stored(url, "s")
+    assert sorted(made) == sorted(t.number for t in seen) == list(range(24))
+    assert all(t.state == TrialState.RUNNING and t.datetime_start is not None for t in seen)
+
+
+def heartbeats(url: str) -> dict[int, object]:
+    from optuna.storages._rdb import models
+
+    table = models.TrialHeartbeatModel.__table__
+    with open_storage(url, heartbeat=False).engine.connect() as conn:
+        return dict(conn.execute(table.select().with_only_columns(table.c.trial_id, table.c.heartbeat)).all())
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # study.ask(), not optimize(): beats sent by hand
+def test_the_first_heartbeat_is_stored_with_the_first_flush_and_later_ones_at_once(url: str) -> None:
+    storage = buffered(open_storage(url))
+    study = optuna.create_study(study_name="s", storage=storage)
+    trial, other = study.ask(), study.ask()
+    storage.record_heartbeat(trial._trial_id)
+    assert heartbeats(url) == {}
+    storage.flush(trial._trial_id)
+    assert list(heartbeats(url)) == [trial._trial_id]
+    storage.record_heartbeat(other._trial_id)
+    storage.record_heartbeat(other._trial_id)  # a second beat before any flush: not held back
+    assert sorted(heartbeats(url)) == [trial._trial_id, other._trial_id]
+    first = heartbeats(url)[trial._trial_id]
+    import time
+
+    time.sleep(1.1)
+    storage.record_heartbeat(trial._trial_id)
+    assert heartbeats(url)[trial._trial_id] > first
+    assert not storage._get_stale_trial_ids(study._study_id)
+
+
 def test_reported_values_reach_the_database_while_the_trial_runs(url: str,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writeback, "FLUSH_SECONDS", 0.0)

@@ -29,6 +29,7 @@ from typing import Any
 
 from optuna import distributions
 from optuna.storages import RDBStorage, _CachedStorage
+from optuna.storages._cached_storage import _StudyInfo
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner.storage import DB_ERRORS, _retrying, reason
@@ -36,7 +37,7 @@ from tuner.storage import DB_ERRORS, _retrying, reason
 log = logging.getLogger("tuner.writeback")
 
 FLUSH_SECONDS = 1.0  # the longest a reported value of a running trial waits before it is stored
-FRESH_SECONDS = 0.1  # a listing of the study's trials younger than this is reused (what other workers did)
+FRESH_SECONDS = 1.0  # other workers' progress is listed at most this often (the budget count always asks)
 
 
 @dataclass
@@ -52,14 +53,16 @@ class _Running:
     study_keys: set[str] = field(default_factory=set)  # every such key written while it ran
     stored_steps: set[int] = field(default_factory=set)  # reported values the database holds
     on_flush: list[Callable[[], None]] = field(default_factory=list)  # called after the next flush
+    flushed_at: float = field(default_factory=time.monotonic)
+    owned_at: float = field(default_factory=time.monotonic)
+    flushed_once: bool = False  # the database has seen this process's writes at least once
+    beat: bool = False  # a heartbeat waits for the first flush
 
     def __post_init__(self) -> None:
         self.stored_steps = set(self.trial.intermediate_values)  # a retried trial's template may bring some
-    flushed_at: float = field(default_factory=time.monotonic)
-    owned_at: float = field(default_factory=time.monotonic)
 
     def pending(self) -> bool:
-        return bool(self.params or self.user_attrs or self.system_attrs or self.steps or self.study_attrs)
+        return bool(self.params or self.user_attrs or self.system_attrs or self.steps or self.study_attrs or self.beat)
 
 
 class BufferedStorage(_CachedStorage):
@@ -70,8 +73,8 @@ class BufferedStorage(_CachedStorage):
         self._running: dict[int, _Running] = {}
         self._finished: dict[int, FrozenTrial] = {}  # ended here, as stored; until the cache has taken them
         self._reader = backend.engine.execution_options(isolation_level="AUTOCOMMIT")  # one-statement reads
-        self._stale_checked: dict[int, float] = {}
-        self._read_at: dict[int, float] = {}  # study id -> when other workers' trials were last looked at  # study id -> when dead workers' trials were last looked for
+        self._stale_checked: dict[int, float] = {}  # study id -> when dead workers' trials were last looked for
+        self._read_at: dict[int, float] = {}  # study id -> when other workers' trials were last looked at
 
     @property
     def url(self) -> str:
@@ -84,7 +87,14 @@ class BufferedStorage(_CachedStorage):
     # ------------------------------------------------------------------ trials this process runs
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
-        trial_id = super().create_new_trial(study_id, template_trial)
+        if template_trial is None:  # a fresh trial: two statements, not Optuna's five through the ORM
+            created = _insert_trial(self.engine, study_id)
+            with self._lock:
+                self._studies.setdefault(study_id, _StudyInfo())
+                self._add_trials_to_cache(study_id, [created])
+            trial_id = created._trial_id
+        else:
+            trial_id = super().create_new_trial(study_id, template_trial)
         with self._lock:
             study_id, number = self._trial_id_to_study_id_and_number[trial_id]
             trial = self._studies[study_id].trials[number]
@@ -186,6 +196,19 @@ class BufferedStorage(_CachedStorage):
             running.study_attrs.update(attrs)
             running.study_keys.update(attrs)
         return True
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        """The first heartbeat of a trial running here goes with its first flush, which comes before training
+        (Optuna sends it when the trial starts, from a thread of its own); a second one before that flush, and every
+        later one, is sent at once."""
+        running = self._running.get(trial_id)
+        if running is not None:
+            with self._lock:
+                if not running.flushed_once and not running.beat:
+                    running.beat = True
+                    return
+                running.beat = False
+        self._backend.record_heartbeat(trial_id)
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         running = self._running.get(trial_id)
@@ -291,13 +314,14 @@ class BufferedStorage(_CachedStorage):
             system, running.system_attrs = running.system_attrs, {}
             steps, running.steps = running.steps, {}
             study_attrs, running.study_attrs = running.study_attrs, {}
+            beat, running.beat = running.beat and state is None, False
         try:
             with self.engine.begin() as conn:
                 _write_trial(conn, backend, trial_id, self._trial_id_to_study_id_and_number[trial_id][0],
                              params, user, system, study_attrs,
                              {step: (value, step in running.stored_steps) for step, value in steps.items()},
                              state, values, had_values=running.trial.values is not None,
-                             check=time.monotonic() - running.owned_at > self._safe_seconds())
+                             check=time.monotonic() - running.owned_at > self._safe_seconds(), beat=beat)
         except BaseException:
             with self._lock:  # put them back: a later flush (or the retry of this one) stores them
                 running.params[:0] = params
@@ -305,8 +329,9 @@ class BufferedStorage(_CachedStorage):
                 running.system_attrs = {**system, **running.system_attrs}
                 running.steps = {**steps, **running.steps}
                 running.study_attrs = {**study_attrs, **running.study_attrs}
+                running.beat = running.beat or beat
             raise
-        running.flushed_at = time.monotonic()
+        running.flushed_at, running.flushed_once = time.monotonic(), True
         running.stored_steps.update(steps)
         if state is not None:
             with self._lock:
@@ -336,10 +361,10 @@ class BufferedStorage(_CachedStorage):
 def _write_trial(conn: Any, backend: RDBStorage, trial_id: int, study_id: int, params: list[tuple[str, float, Any]],
                  user: dict[str, Any], system: dict[str, Any], study_attrs: dict[str, Any],
                  steps: dict[int, tuple[float, bool]], state: TrialState | None, values: Sequence[float] | None,
-                 had_values: bool, check: bool = True) -> None:
+                 had_values: bool, check: bool = True, beat: bool = False) -> None:
     """The statements of one write-back, in the open transaction `conn`: the trial must still be running (not
     looked up when `check` is false and the trial does not end). `steps`: reported value and whether the
-    database already holds that step."""
+    database already holds that step; `beat`: record a heartbeat too."""
     from optuna.storages._rdb import models
     from sqlalchemy import select, update
 
@@ -366,6 +391,8 @@ def _write_trial(conn: Any, backend: RDBStorage, trial_id: int, study_id: int, p
                          [{column: owner_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()])
     if steps:
         _store_steps(conn, trial_id, steps)
+    if beat:
+        conn.execute(_heartbeat(backend.engine.name), {"trial_id": trial_id})
     if state is not None:
         table = models.TrialValueModel.__table__
         if had_values:
@@ -391,6 +418,48 @@ def _upsert(dialect: str, model_cls: Any, owner: str) -> Any:
     stmt = module.insert(model_cls)
     return stmt.on_conflict_do_update(index_elements=[getattr(model_cls, owner), model_cls.key],
                                       set_={"value_json": stmt.excluded.value_json})
+
+
+@functools.cache
+def _heartbeat(dialect: str) -> Any:
+    """A trial's heartbeat, inserted or moved to the database's clock (what Optuna's record_heartbeat stores)."""
+    from optuna.storages._rdb import models
+    from sqlalchemy import bindparam, func
+
+    cls = models.TrialHeartbeatModel
+    if dialect == "mysql":
+        from sqlalchemy.dialects.mysql import insert
+
+        stmt = insert(cls).values(trial_id=bindparam("trial_id"), heartbeat=func.current_timestamp())
+        return stmt.on_duplicate_key_update(heartbeat=stmt.inserted.heartbeat)
+    module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
+    stmt = module.insert(cls).values(trial_id=bindparam("trial_id"), heartbeat=func.current_timestamp())
+    return stmt.on_conflict_do_update(index_elements=[cls.trial_id], set_={"heartbeat": stmt.excluded.heartbeat})
+
+
+def _insert_trial(engine: Any, study_id: int) -> FrozenTrial:
+    """A new RUNNING trial, numbered after the study's trials: the study row is locked (as Optuna does) and the
+    trial inserted with its number counted in the same statement."""
+    from optuna.storages._rdb import models
+    from sqlalchemy import DateTime, func, literal, select
+
+    studies, trials = models.StudyModel.__table__, models.TrialModel.__table__
+    start = datetime.datetime.now()
+    count = select(func.count(trials.c.trial_id), literal(study_id), literal(TrialState.RUNNING, trials.c.state.type),
+                   literal(start, DateTime)).where(trials.c.study_id == study_id)
+    stmt = trials.insert().from_select(["number", "study_id", "state", "datetime_start"], count)
+    with engine.begin() as conn:
+        if conn.execute(select(studies.c.study_id).where(studies.c.study_id == study_id).with_for_update()).first() \
+                is None:
+            raise KeyError(f"No study with study_id {study_id} exists.")
+        if conn.dialect.insert_returning:
+            trial_id, number = conn.execute(stmt.returning(trials.c.trial_id, trials.c.number)).one()
+        else:
+            trial_id = conn.execute(stmt).lastrowid
+            number = conn.execute(select(trials.c.number).where(trials.c.trial_id == trial_id)).scalar_one()
+    return FrozenTrial(number=number, state=TrialState.RUNNING, value=None, values=None, datetime_start=start,
+                       datetime_complete=None, params={}, distributions={}, user_attrs={}, system_attrs={},
+                       intermediate_values={}, trial_id=trial_id)
 
 
 def _store_steps(conn: Any, trial_id: int, steps: dict[int, tuple[float, bool]]) -> None:
