@@ -20,7 +20,7 @@ from tuner.storage import caused_by_database, reason
 from tuner.summary import counts_toward_budget
 
 log = logging.getLogger("tuner.runner")
-POLL_SECONDS = 0.5  # how often a runner with nothing left to start looks at other workers' running trials
+POLL_SECONDS = 0.2  # how often a runner with nothing left to start looks at other workers' running trials
 RECONNECT_SECONDS = 3.0  # pause after the database went away before trying again
 
 

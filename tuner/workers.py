@@ -95,7 +95,7 @@ def spawn(name: str, workers: int, *, url: str, trials: int | None, timeout: flo
     return started
 
 
-def wait(workers: list[Worker], on_tick: Callable[[], None] = lambda: None, every: float = 0.25) -> list[str]:
+def wait(workers: list[Worker], on_tick: Callable[[], None] = lambda: None, every: float = 0.1) -> list[str]:
     """Wait for every worker, calling `on_tick` in between; the failed workers' last error lines."""
     while any(w.proc.poll() is None for w in workers):
         time.sleep(every)
