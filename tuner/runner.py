@@ -17,16 +17,11 @@ from optuna.trial import TrialState
 from tuner.errors import TrialFailed
 from tuner.lock import BudgetLock
 from tuner.storage import caused_by_database, reason
-from tuner.summary import counts_toward_budget
+from tuner.summary import used
 
 log = logging.getLogger("tuner.runner")
 POLL_SECONDS = 0.2  # how often a runner with nothing left to start looks at other workers' running trials
 RECONNECT_SECONDS = 3.0  # pause after the database went away before trying again
-
-
-def used(study: optuna.Study) -> int:
-    """How much of the trial budget the study has used, all workers together."""
-    return sum(counts_toward_budget(t) for t in study.get_trials(deepcopy=False))
 
 
 def fail_stale(study: optuna.Study) -> None:
@@ -68,7 +63,7 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
                     fresh(study._study_id)  # count what the other workers did up to now
                 states = study.get_trials(deepcopy=False)
                 waiting = any(t.state == TrialState.WAITING for t in states)
-                if waiting or trials is None or sum(counts_toward_budget(t) for t in states) < trials:
+                if waiting or trials is None or used(states) < trials:
                     study.optimize(first_released, n_trials=1, catch=(TrialFailed,))
                     ran = True
                 else:

@@ -11,7 +11,13 @@ from tuner.summary import Counts, best_trial
 
 
 class StudyProgress:
-    """A rich progress bar fed after every trial; usable as a context manager."""
+    """A rich progress bar fed after every trial; usable as a context manager.
+
+    It counts every trial of the study, so it does so at most every EVERY seconds (and once more at the end):
+    short trials on a large study would otherwise spend milliseconds a trial on the display.
+    """
+
+    EVERY = 0.5
 
     def __init__(self, study: optuna.Study, budget: int | None, console) -> None:
         self.study, self.budget = study, budget
@@ -20,16 +26,25 @@ class StudyProgress:
                                  TextColumn("{task.fields[states]}"), TextColumn("best {task.fields[best]}"),
                                  TimeElapsedColumn(), console=console, transient=False)
         self.task = self.progress.add_task(study.study_name, total=budget, states="", best="-")
+        self.shown = -float("inf")
 
     def __enter__(self) -> StudyProgress:
         self.progress.start()
         self.update(self.study)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is None:
+                self.update(self.study, force=True)
+        finally:
+            self.progress.stop()
 
-    def update(self, study: optuna.Study) -> None:
+    def update(self, study: optuna.Study, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.shown < self.EVERY:
+            return
+        self.shown = now
         trials = study.get_trials(deepcopy=False)
         counts = Counts.of(trials)
         best = best_trial(study, trials)

@@ -93,7 +93,7 @@ def _run_workers(session, workers: int, budget, timeout, seed, progress) -> None
     except BaseException:  # Ctrl-C, or this process's own error: the spawned workers stop with it
         local.stop(started)
         raise
-    progress.update(session.study)
+    progress.update(session.study, force=True)
     if errors:
         raise TunerError("; ".join(errors))
 
