@@ -405,19 +405,22 @@ def _write_trial(conn: Any, backend: RDBStorage, trial_id: int, study_id: int, p
             conn.execute(table.insert(), rows)
 
 
+def _insert_or_update(dialect: str, model_cls: Any, keys: list[str], changed: list[str], **values: Any) -> Any:
+    """INSERT that updates the `changed` columns of the row already holding `keys` (ON CONFLICT on SQLite and
+    PostgreSQL, ON DUPLICATE KEY on MySQL); `values` fixed in the statement, the rest bound at execution."""
+    insert = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"]).insert
+    stmt = insert(model_cls).values(**values) if values else insert(model_cls)
+    if dialect == "mysql":
+        return stmt.on_duplicate_key_update({column: stmt.inserted[column] for column in changed})
+    return stmt.on_conflict_do_update(index_elements=[getattr(model_cls, key) for key in keys],
+                                      set_={column: stmt.excluded[column] for column in changed})
+
+
 @functools.cache
 def _upsert(dialect: str, model_cls: Any, owner: str) -> Any:
     """Insert-or-replace of attributes of one trial or study (`owner`: its id column), for executemany: one
     statement, compiled once."""
-    if dialect == "mysql":
-        from sqlalchemy.dialects.mysql import insert
-
-        stmt = insert(model_cls)
-        return stmt.on_duplicate_key_update(value_json=stmt.inserted.value_json)
-    module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
-    stmt = module.insert(model_cls)
-    return stmt.on_conflict_do_update(index_elements=[getattr(model_cls, owner), model_cls.key],
-                                      set_={"value_json": stmt.excluded.value_json})
+    return _insert_or_update(dialect, model_cls, [owner, "key"], ["value_json"])
 
 
 @functools.cache
@@ -426,15 +429,8 @@ def _heartbeat(dialect: str) -> Any:
     from optuna.storages._rdb import models
     from sqlalchemy import bindparam, func
 
-    cls = models.TrialHeartbeatModel
-    if dialect == "mysql":
-        from sqlalchemy.dialects.mysql import insert
-
-        stmt = insert(cls).values(trial_id=bindparam("trial_id"), heartbeat=func.current_timestamp())
-        return stmt.on_duplicate_key_update(heartbeat=stmt.inserted.heartbeat)
-    module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
-    stmt = module.insert(cls).values(trial_id=bindparam("trial_id"), heartbeat=func.current_timestamp())
-    return stmt.on_conflict_do_update(index_elements=[cls.trial_id], set_={"heartbeat": stmt.excluded.heartbeat})
+    return _insert_or_update(dialect, models.TrialHeartbeatModel, ["trial_id"], ["heartbeat"],
+                             trial_id=bindparam("trial_id"), heartbeat=func.current_timestamp())
 
 
 def _insert_trial(engine: Any, study_id: int) -> FrozenTrial:
