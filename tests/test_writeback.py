@@ -4,6 +4,8 @@ another worker is never written to (no TensorFlow)."""
 
 from __future__ import annotations
 
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,8 +89,6 @@ def test_flush_makes_a_running_trials_writes_visible_to_other_workers(url: str) 
 
 
 def test_trials_created_by_concurrent_workers_are_numbered_once_each(url: str) -> None:
-    import threading
-
     optuna.create_study(study_name="s", storage=open_storage(url, heartbeat=False))
     studies = [optuna.load_study(study_name="s", storage=buffered(open_storage(url, heartbeat=False)))
                for _ in range(3)]
@@ -129,8 +129,6 @@ def test_the_first_heartbeat_is_stored_with_the_first_flush_and_later_ones_at_on
     storage.record_heartbeat(other._trial_id)  # a second beat before any flush: not held back
     assert sorted(heartbeats(url)) == [trial._trial_id, other._trial_id]
     first = heartbeats(url)[trial._trial_id]
-    import time
-
     time.sleep(1.1)
     storage.record_heartbeat(trial._trial_id)
     assert heartbeats(url)[trial._trial_id] > first
