@@ -28,10 +28,9 @@ class BudgetLock:
         self._local = threading.Lock()
 
     def acquire(self) -> None:
-        if self.dialect == "postgresql":
-            conn = self.engine.connect()
+        if self.dialect == "postgresql":  # a session lock: no transaction needed (one round trip, not three)
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _bigint(self.key)})
-            conn.commit()
         elif self.dialect in ("mysql", "mariadb"):
             conn = self.engine.connect()
             while conn.execute(text("SELECT GET_LOCK(:k, 30)"), {"k": self.key}).scalar() != 1:
@@ -53,7 +52,6 @@ class BudgetLock:
         try:
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _bigint(self.key)})
-                conn.commit()
             elif self.dialect in ("mysql", "mariadb"):
                 conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": self.key})
             else:
