@@ -204,8 +204,9 @@ def test_workers_survive_terminated_connections(pg_url: str, write_study) -> Non
                     reason="restarts the machine's PostgreSQL (disturbs others using it); runs in CI or with "
                            "TUNER_TEST_PG_RESTART=1")
 def test_workers_survive_a_postgres_restart_and_a_killed_worker(pg_url: str, write_study) -> None:
-    """The whole story: two workers, the server restarts mid-study, then one worker is SIGKILLed mid-trial."""
-    name = create(write_study("tiny", LONG), pg_url)
+    """The whole story: two workers, the server restarts mid-study, then one worker is SIGKILLed mid-trial.
+    Trials three times LONG's: both workers must still be training after the restart."""
+    name = create(write_study("tiny", {**LONG, "training": {**LONG["training"], "epochs": 120}}), pg_url)
     fast = {"TUNER_HEARTBEAT_INTERVAL": "1", "TUNER_GRACE_PERIOD": "4"}
     procs = [worker(name, pg_url, "--trials", "8", TUNER_WORKER_INDEX=str(i), **fast) for i in range(2)]
     while not any(t.state == TrialState.RUNNING for t in trials_of(pg_url, name)):
