@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner import summary
-from tuner.summary import Counts, used
+from tuner.summary import BudgetTally, Counts, Look, trials_from, used
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -54,3 +54,25 @@ def test_the_progress_display_counts_at_most_every_interval_and_always_at_the_en
         assert progress.progress.tasks[0].completed == 2
         study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
     assert progress.progress.tasks[0].completed == 3
+
+
+def test_the_budget_tally_counts_like_used_and_looks_again_only_after_the_finished_trials() -> None:
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    running = study.ask()
+    study.enqueue_trial({"x": 0.5})
+    asked: list[int] = []
+
+    def tail(number: int) -> list[optuna.trial.FrozenTrial]:
+        asked.append(number)
+        return trials_from(study, number)
+
+    tally = BudgetTally()
+    assert tally.look(tail) == Look(used=used(study.get_trials(deepcopy=False)), waiting=True, running=True) \
+        == Look(used=5, waiting=True, running=True)
+    study.tell(running, state=TrialState.FAIL)  # interrupted-like: it no longer counts
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)  # runs the queued trial
+    assert tally.look(tail) == Look(used=4, waiting=False, running=False) == \
+        Look(used(study.get_trials(deepcopy=False)), False, False)
+    assert asked == [0, 3]  # the second look started after the three trials finished before the first
+    assert tally.look(tail).used == 4 and asked[-1] == 5

@@ -108,6 +108,18 @@ def test_trials_created_by_concurrent_workers_are_numbered_once_each(url: str) -
     assert all(t.state == TrialState.RUNNING and t.datetime_start is not None for t in seen)
 
 
+def test_trials_from_a_number_are_the_tail_of_the_study_including_other_workers(url: str) -> None:
+    mine = optuna.create_study(study_name="s", storage=buffered(open_storage(url, heartbeat=False)))
+    mine.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    other = optuna.load_study(study_name="s", storage=buffered(open_storage(url, heartbeat=False)))
+    other.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    mine._storage.expire(mine._study_id)
+    tail = mine._storage.get_trials_from(mine._study_id, 2)
+    assert [(t.number, t.state, t.params) for t in tail] == \
+        [(t.number, t.state, t.params) for t in stored(url, "s")[2:]]
+    assert mine._storage.get_trials_from(mine._study_id, 5) == []
+
+
 def heartbeats(url: str) -> dict[int, object]:
     from optuna.storages._rdb import models
 

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from tuner.errors import TrialFailed
 from tuner.lock import BudgetLock
 from tuner.storage import caused_by_database, reason
-from tuner.summary import used
+from tuner.summary import BudgetTally, trials_from
 
 log = logging.getLogger("tuner.runner")
 POLL_SECONDS = 0.2  # how often a runner with nothing left to start looks at other workers' running trials
@@ -42,6 +42,7 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     lock = BudgetLock(getattr(study._storage, "_backend", study._storage), study.study_name)
+    tally = BudgetTally()
 
     def first_released(trial: optuna.Trial) -> float:
         # The trial exists now: other workers may count it once what it wrote so far (a grid cell, its parameters)
@@ -61,14 +62,13 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
                 fresh = getattr(study._storage, "expire", None)
                 if fresh is not None:
                     fresh(study._study_id)  # count what the other workers did up to now
-                states = study.get_trials(deepcopy=False)
-                waiting = any(t.state == TrialState.WAITING for t in states)
-                if waiting or trials is None or used(states) < trials:
+                look = tally.look(lambda number: trials_from(study, number))
+                if look.waiting or trials is None or look.used < trials:
                     study.optimize(first_released, n_trials=1, catch=(TrialFailed,))
                     ran = True
                 else:
                     ran = False
-                    running = any(t.state == TrialState.RUNNING for t in states)
+                    running = look.running
             finally:
                 lock.release()
         except optuna.exceptions.UpdateFinishedTrialError:

@@ -258,6 +258,19 @@ class BufferedStorage(_CachedStorage):
                 study.unfinished_trial_ids.discard(trial._trial_id)
                 self._finished.pop(trial._trial_id, None)
 
+    def get_trials_from(self, study_id: int, number: int) -> list[FrozenTrial]:
+        """The study's trials numbered `number` and up, in order, not copied; Optuna's get_all_trials sorts and
+        lists every trial of the study on each call."""
+        self._read_trials_from_remote_storage(study_id)
+        with self._lock:
+            trials = self._studies[study_id].trials
+            try:
+                if len(trials) not in trials:
+                    return [trials[n] for n in range(number, len(trials))]
+            except KeyError:
+                pass
+            return [trials[n] for n in sorted(trials) if n >= number]  # numbers not 0..n-1: list them all
+
     def expire(self, study_id: int) -> None:
         """Make the next listing of the study ask the database (by default a listing less than FRESH_SECONDS
         old is reused): tuner's runner does before it counts the budget."""
