@@ -65,6 +65,34 @@ def test_a_grid_is_covered_once_by_two_workers_and_a_resume(cli, write_study, wo
     assert len(trials) == 12 and len(set(cells)) == 12
 
 
+def _worker_processes(name: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", f"tuner worker {name} "], capture_output=True, text=True).stdout
+    return [line for line in found.splitlines() if "pgrep" not in line]
+
+
+@pytest.mark.slow
+def test_start_with_workers_refused_leaves_the_study_and_no_worker_behind(cli, write_study, workdir: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other workers start before the study file is checked against the store, but wait for a go."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    write_study("tiny", EPOCH)
+    assert cli("start", "tiny", "--trials", "1").exit_code == 0
+    write_study("tiny", {"training": {"epochs": 2}})  # a different definition under the same name
+    result = cli("start", "tiny", "--workers", "2", "--trials", "4")
+    assert result.exit_code != 0 and "different definition" in result.output and "Traceback" not in result.output
+    assert len(optuna.load_study(study_name="tiny", storage="sqlite:///tuner.db").trials) == 1
+    assert _worker_processes("tiny") == []
+
+
+@pytest.mark.slow
+def test_a_held_worker_leaves_quietly_without_a_go(workdir: Path) -> None:
+    cmd = worker_command("tiny", trials=2, timeout=None, seed=None) + ["--go-on-stdin"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TUNER_STORAGE": f"sqlite:///{workdir / 'tuner.db'}"}
+    done = subprocess.run(cmd, env=env, input="", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (workdir / "tuner.db").exists()  # it never opened the store
+
+
 def test_worker_for_an_unknown_study_says_so(cli, workdir: Path) -> None:
     create_result = cli("worker", "nope", "--storage", f"sqlite:///{workdir / 'tuner.db'}")
     assert create_result.exit_code == 2

@@ -34,12 +34,7 @@ class Session:
     artifacts: Path | None = None  # the artifact store folder (best model), None when not kept
 
     def budget(self, trials: int | None = None) -> int | None:
-        """The trial budget: the command line's, else the study file's; a grid holds at most its cell count."""
-        budget = trials if trials is not None else self.spec.budget.trials
-        if isinstance(self.spec.sampler, GridSpec):
-            cells = math.prod(len(values) for values in space.grid(self.spec.space).values())
-            budget = cells if budget is None else min(budget, cells)
-        return budget
+        return trial_budget(self.spec, trials)
 
     def run(self, trials: int | None, timeout: float | None, on_trial=lambda s: None) -> None:
         """Run until the budget or timeout; Ctrl-C ends the running trial (recorded) and raises KeyboardInterrupt."""
@@ -50,6 +45,15 @@ class Session:
             interrupt.check()
 
         runner.run(self.study, self.objective, trials=trials, timeout=timeout, on_trial=after_trial)
+
+
+def trial_budget(spec: StudySpec, trials: int | None = None) -> int | None:
+    """The trial budget: the command line's, else the study file's; a grid holds at most its cell count."""
+    budget = trials if trials is not None else spec.budget.trials
+    if isinstance(spec.sampler, GridSpec):
+        cells = math.prod(len(values) for values in space.grid(spec.space).values())
+        budget = cells if budget is None else min(budget, cells)
+    return budget
 
 
 def find_study_file(study: str) -> Path:

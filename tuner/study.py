@@ -87,9 +87,12 @@ def stored_budget(study: optuna.Study, spec: StudySpec) -> int | None:
 
 
 def wait_for(storage: RDBStorage, name: str, seconds: float) -> None:
-    """Wait up to `seconds` for study `name` to appear (a worker started before `tuner start`)."""
+    """Wait up to `seconds` for study `name` to appear with its definition stored (a worker started before
+    `tuner start`, or at the same time)."""
     import time
 
     deadline = time.monotonic() + seconds
-    while name not in names(storage) and time.monotonic() < deadline:
-        time.sleep(1)
+    while time.monotonic() < deadline:
+        if name in names(storage) and METRIC_ATTR in load(storage, name).user_attrs:  # the last attribute written
+            return
+        time.sleep(0.2)

@@ -71,6 +71,15 @@ class Worker:
     proc: subprocess.Popen
     log: IO[str]
 
+    def go(self) -> None:
+        """Let a worker started with `--go-on-stdin` join the study (it has imported everything meanwhile)."""
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.write("go\n")
+                self.proc.stdin.close()
+            except (BrokenPipeError, ValueError):  # it has exited already: wait() reports how
+                pass
+
     def last_line(self) -> str:
         self.log.seek(0)
         lines = [line for line in self.log.read().splitlines() if line.strip()]
@@ -78,9 +87,12 @@ class Worker:
 
 
 def spawn(name: str, workers: int, *, url: str, trials: int | None, timeout: float | None,
-          seed: int | None, data_dir: str | None = None) -> list[Worker]:
+          seed: int | None, data_dir: str | None = None, held: bool = False) -> list[Worker]:
     """Start the other `workers - 1` local worker processes on study `name` in the store at `url`: the caller is
-    worker 0 and trains too. Each worker's number offsets its sampler seed; the cores are divided by `workers`."""
+    worker 0 and trains too. Each worker's number offsets its sampler seed; the cores are divided by `workers`.
+
+    `held`: the workers import Python's and TensorFlow's modules, then wait for `Worker.go()` before they touch
+    the study, so they can start before the study is checked and created."""
     started = []
     threads = threads_per_worker(workers)
     for index in range(1, workers):
@@ -89,9 +101,11 @@ def spawn(name: str, workers: int, *, url: str, trials: int | None, timeout: flo
         cmd = worker_command(name, trials=trials, timeout=timeout, seed=seed)
         if data_dir is not None:
             cmd += ["--data-dir", data_dir]
+        if held:
+            cmd += ["--go-on-stdin"]
         log = tempfile.TemporaryFile("w+")
-        started.append(Worker(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                               stderr=log, text=True), log))
+        started.append(Worker(subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if held else subprocess.DEVNULL,
+                                               stdout=subprocess.DEVNULL, stderr=log, text=True), log))
     return started
 
 

@@ -37,7 +37,14 @@ def start(
     from tuner.storage import mask
 
     server = _bind_dashboard(storage, artifacts, dashboard_port) if dashboard else None
-    session = open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts)
+    others = _spawn_early(study, name, storage, trials, timeout, seed, workers) if workers and workers > 1 else []
+    try:
+        session = open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts)
+    except BaseException:  # bad input: the workers never touched the study
+        from tuner import workers as local
+
+        local.stop(others, grace=0)
+        raise
     budget = session.budget(trials)
     if budget is not None:  # workers that join later (`tuner worker`) use the same total
         from tuner.study import TRIALS_ATTR
@@ -56,7 +63,7 @@ def start(
     with StudyProgress(session.study, budget, err_console) as progress:
         try:
             if workers:
-                _run_workers(session, workers, budget, timeout, seed, progress)
+                _run_workers(session, workers, others, budget, timeout, progress)
             else:
                 session.run(budget, timeout, on_trial=progress.update)
         except KeyboardInterrupt:
@@ -76,22 +83,34 @@ def start(
         raise typer.Exit(130)
 
 
-def _run_workers(session, workers: int, budget, timeout, seed, progress) -> None:
-    """This process trains as the first of N local workers; N-1 `tuner worker` processes join it on the study.
+def _spawn_early(study: str, name: str | None, storage: str | None, trials: int | None, timeout: float | None,
+                 seed: int | None, workers: int) -> list:
+    """The other N-1 local workers, started before this process checks and opens the study: their start-up
+    (Python's imports, TensorFlow's) runs beside this one's, and they join once told the study is ready."""
+    from tuner import workers as local
+    from tuner.session import find_study_file, trial_budget
+    from tuner.spec import load_spec
+    from tuner.storage import default_url
 
-    They are started first, so their start-up (imports, TensorFlow) overlaps this process's first trials.
-    """
+    path = find_study_file(study)
+    spec = load_spec(path)
+    return local.spawn(name or path.stem, workers, url=storage or default_url(), trials=trial_budget(spec, trials),
+                       timeout=timeout if timeout is not None else spec.budget.timeout, seed=seed, held=True)
+
+
+def _run_workers(session, workers: int, others: list, budget, timeout, progress) -> None:
+    """This process trains as the first of N local workers; the N-1 others (started early) join it now."""
     from tuner import workers as local
     from tuner.errors import TunerError
 
-    started = local.spawn(session.study.study_name, workers, url=session.url, trials=budget, timeout=timeout,
-                          seed=seed)
     try:
+        for other in others:
+            other.go()
         local.limit_threads(local.threads_per_worker(workers))
         session.run(budget, timeout, on_trial=progress.update)
-        errors = local.wait(started, on_tick=lambda: progress.update(session.study))
+        errors = local.wait(others, on_tick=lambda: progress.update(session.study))
     except BaseException:  # Ctrl-C, or this process's own error: the spawned workers stop with it
-        local.stop(started)
+        local.stop(others)
         raise
     progress.update(session.study, force=True)
     if errors:

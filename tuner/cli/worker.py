@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Annotated
 
@@ -25,6 +26,9 @@ def worker(
     seed: Annotated[int | None, typer.Option(help="Base seed for the sampler and the trials [default: the stored one].")] = None,
     wait: Annotated[float, typer.Option(min=0, help="Wait up to this many seconds for the study to be created.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+    go_on_stdin: Annotated[bool, typer.Option("--go-on-stdin", hidden=True,
+                                              help="Import everything, then join once stdin says `go` "
+                                                   "(`tuner start --workers`).")] = False,
 ) -> None:
     """Join a running (or finished) study and run its trials until the study's budget is used up."""
     quiet_libraries()
@@ -32,6 +36,13 @@ def worker(
     from tuner.study import stored_budget
     from tuner.workers import WORKER_VAR, limit_threads
 
+    if go_on_stdin:
+        from tuner._tf import load_keras
+
+        load_keras()
+        limit_threads()
+        if sys.stdin.readline().strip() != "go":  # `tuner start` stopped before the study was ready
+            return
     index = os.environ.get(WORKER_VAR)
     session = join_session(study, storage=storage, data_dir=data_dir, seed=seed,
                            worker=int(index) if index else None, wait=wait)
