@@ -32,6 +32,7 @@ from optuna.storages import RDBStorage, _CachedStorage
 from optuna.storages._cached_storage import _StudyInfo
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner import pgwrite
 from tuner.storage import DB_ERRORS, _retrying, reason
 
 log = logging.getLogger("tuner.writeback")
@@ -328,13 +329,17 @@ class BufferedStorage(_CachedStorage):
             steps, running.steps = running.steps, {}
             study_attrs, running.study_attrs = running.study_attrs, {}
             beat, running.beat = running.beat and state is None, False
+        study_id = self._trial_id_to_study_id_and_number[trial_id][0]
+        had_values = running.trial.values is not None
         try:
-            with self.engine.begin() as conn:
-                _write_trial(conn, backend, trial_id, self._trial_id_to_study_id_and_number[trial_id][0],
-                             params, user, system, study_attrs,
-                             {step: (value, step in running.stored_steps) for step, value in steps.items()},
-                             state, values, had_values=running.trial.values is not None,
-                             check=time.monotonic() - running.owned_at > self._safe_seconds(), beat=beat)
+            at_once = self.engine.name == "postgresql" and not had_values
+            if not at_once or not pgwrite.write(self._reader, trial_id, study_id, params, user, system, study_attrs,
+                                                steps, state, values, beat):
+                with self.engine.begin() as conn:  # elsewhere; or the trial no longer runs, and this says why
+                    _write_trial(conn, backend, trial_id, study_id, params, user, system, study_attrs,
+                                 {step: (value, step in running.stored_steps) for step, value in steps.items()},
+                                 state, values, had_values=had_values, beat=beat,
+                                 check=at_once or time.monotonic() - running.owned_at > self._safe_seconds())
         except BaseException:
             with self._lock:  # put them back: a later flush (or the retry of this one) stores them
                 running.params[:0] = params
