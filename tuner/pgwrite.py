@@ -17,27 +17,34 @@ from optuna.trial import TrialState
 
 _WRITES = """
 p AS (INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)
-      SELECT t.trial_id, x.name, x.value, x.dist FROM t,
-             unnest(CAST(:p_names AS text[]), CAST(:p_values AS float8[]), CAST(:p_dists AS text[])) AS x(name, value, dist)),
+      SELECT t.trial_id, x.name, x.value, x.dist
+      FROM t, unnest(CAST(:p_names AS text[]), CAST(:p_values AS float8[]), CAST(:p_dists AS text[]))
+              AS x(name, value, dist)),
 u AS (INSERT INTO trial_user_attributes (trial_id, key, value_json)
-      SELECT t.trial_id, x.key, x.value FROM t, unnest(CAST(:u_keys AS text[]), CAST(:u_values AS text[])) AS x(key, value)
+      SELECT t.trial_id, x.key, x.value
+      FROM t, unnest(CAST(:u_keys AS text[]), CAST(:u_values AS text[])) AS x(key, value)
       ON CONFLICT (trial_id, key) DO UPDATE SET value_json = excluded.value_json),
 s AS (INSERT INTO trial_system_attributes (trial_id, key, value_json)
-      SELECT t.trial_id, x.key, x.value FROM t, unnest(CAST(:s_keys AS text[]), CAST(:s_values AS text[])) AS x(key, value)
+      SELECT t.trial_id, x.key, x.value
+      FROM t, unnest(CAST(:s_keys AS text[]), CAST(:s_values AS text[])) AS x(key, value)
       ON CONFLICT (trial_id, key) DO UPDATE SET value_json = excluded.value_json),
 a AS (INSERT INTO study_system_attributes (study_id, key, value_json)
-      SELECT :study_id, x.key, x.value FROM t, unnest(CAST(:a_keys AS text[]), CAST(:a_values AS text[])) AS x(key, value)
+      SELECT :study_id, x.key, x.value
+      FROM t, unnest(CAST(:a_keys AS text[]), CAST(:a_values AS text[])) AS x(key, value)
       ON CONFLICT (study_id, key) DO UPDATE SET value_json = excluded.value_json),
 i AS (INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type)
-      SELECT t.trial_id, x.step, x.value, CAST(x.kind AS trialintermediatevaluetype) FROM t,
-             unnest(CAST(:i_steps AS int[]), CAST(:i_values AS float8[]), CAST(:i_kinds AS text[])) AS x(step, value, kind)
+      SELECT t.trial_id, x.step, x.value, CAST(x.kind AS trialintermediatevaluetype)
+      FROM t, unnest(CAST(:i_steps AS int[]), CAST(:i_values AS float8[]), CAST(:i_kinds AS text[]))
+              AS x(step, value, kind)
       ON CONFLICT (trial_id, step) DO UPDATE SET intermediate_value = excluded.intermediate_value,
                                                  intermediate_value_type = excluded.intermediate_value_type),
-h AS (INSERT INTO trial_heartbeats (trial_id, heartbeat) SELECT t.trial_id, CURRENT_TIMESTAMP FROM t WHERE :beat
+h AS (INSERT INTO trial_heartbeats (trial_id, heartbeat)
+      SELECT t.trial_id, CURRENT_TIMESTAMP FROM t WHERE :beat
       ON CONFLICT (trial_id) DO UPDATE SET heartbeat = excluded.heartbeat),
 v AS (INSERT INTO trial_values (trial_id, objective, value, value_type)
-      SELECT t.trial_id, x.objective, x.value, CAST(x.kind AS trialvaluetype) FROM t,
-             unnest(CAST(:v_objectives AS int[]), CAST(:v_values AS float8[]), CAST(:v_kinds AS text[])) AS x(objective, value, kind))
+      SELECT t.trial_id, x.objective, x.value, CAST(x.kind AS trialvaluetype)
+      FROM t, unnest(CAST(:v_objectives AS int[]), CAST(:v_values AS float8[]), CAST(:v_kinds AS text[]))
+              AS x(objective, value, kind))
 SELECT count(*) FROM t
 """
 # While the trial runs: its row is only looked at. When it ends: its state changes in the same statement.

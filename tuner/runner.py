@@ -12,7 +12,6 @@ import warnings
 from collections.abc import Callable
 
 import optuna
-from optuna.trial import TrialState
 
 from tuner.errors import TrialFailed
 from tuner.lock import BudgetLock
