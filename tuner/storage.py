@@ -52,10 +52,21 @@ def engine_kwargs(url: str) -> dict[str, Any]:
 
 def _connect_timeout(url: str) -> dict[str, Any]:
     if url.startswith("postgresql"):
-        return {"connect_timeout": 10}
+        return {"connect_timeout": 10, "options": _postgres_options(url)}
     if url.startswith("mysql"):
         return {"connect_timeout": 10}
     return {}
+
+
+def _postgres_options(url: str) -> str:
+    """Commits on PostgreSQL do not wait for their disk flush (`synchronous_commit=off`), as SQLite's
+    `synchronous=NORMAL` in WAL mode: a crashed worker still loses nothing, and a crashed server loses at most its
+    last fraction of a second of trial writes (a trial left running is failed by its heartbeat and retried).
+    Options in the URL come after, so `?options=-csynchronous_commit%3Don` restores waiting."""
+    from sqlalchemy.engine import make_url
+
+    given = make_url(url).query.get("options", "")
+    return " ".join(["-c synchronous_commit=off", *([given] if isinstance(given, str) else given)]).strip()
 
 
 @event.listens_for(Engine, "connect")
