@@ -1,12 +1,14 @@
 """The budget lock: held from counting a study's trials until the next trial exists, so that workers on any
 number of machines never start more trials than the budget allows.
 
-PostgreSQL uses a session advisory lock, MySQL/MariaDB `GET_LOCK`, SQLite a file lock beside the database file.
-Release is idempotent: the objective releases it at its first line, the runner again after the trial.
+PostgreSQL uses a session advisory lock (on a connection the lock keeps: one round trip to take it, one to release
+it), MySQL/MariaDB `GET_LOCK`, SQLite a file lock beside the database file. Release is idempotent: the objective
+releases it at its first line, the runner again after the trial.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import threading
@@ -15,6 +17,8 @@ from typing import Any
 
 from optuna.storages import RDBStorage
 from sqlalchemy import text
+
+from tuner.pgdirect import DirectConnection
 
 
 class BudgetLock:
@@ -26,11 +30,12 @@ class BudgetLock:
         self.key = "tuner:" + hashlib.sha1(study_name.encode()).hexdigest()[:32]
         self._held: Any = None
         self._local = threading.Lock()
+        self._direct = DirectConnection(self.engine, any_thread=True) if self.dialect == "postgresql" else None
 
     def acquire(self) -> None:
-        if self.dialect == "postgresql":  # a session lock: no transaction needed (one round trip, not three)
-            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _bigint(self.key)})
+        if self._direct is not None:  # a session lock: no transaction needed
+            self._direct.rows("SELECT pg_advisory_lock(%s)", [_bigint(self.key)])
+            conn = self._direct
         elif self.dialect in ("mysql", "mariadb"):
             conn = self.engine.connect()
             while conn.execute(text("SELECT GET_LOCK(:k, 30)"), {"k": self.key}).scalar() != 1:
@@ -49,10 +54,12 @@ class BudgetLock:
             if self._local.locked():
                 self._local.release()
             return
+        if conn is self._direct:  # a lost connection has released the lock with its session, and is dropped
+            with contextlib.suppress(Exception):
+                conn.rows("SELECT pg_advisory_unlock(%s)", [_bigint(self.key)])
+            return
         try:
-            if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _bigint(self.key)})
-            elif self.dialect in ("mysql", "mariadb"):
+            if self.dialect in ("mysql", "mariadb"):
                 conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": self.key})
             else:
                 fcntl.flock(conn.fileno(), fcntl.LOCK_UN)
@@ -61,6 +68,12 @@ class BudgetLock:
                 conn.invalidate()
         finally:
             conn.close()
+
+    def close(self) -> None:
+        """Release, and give back the connection kept for the lock."""
+        self.release()
+        if self._direct is not None:
+            self._direct.close()
 
     def __enter__(self) -> BudgetLock:
         self.acquire()

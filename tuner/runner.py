@@ -53,39 +53,42 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
             hold(trial._trial_id, lock.release)
         return objective(trial)
 
-    while deadline is None or time.monotonic() < deadline:
-        try:
-            lock.acquire()
+    try:
+        while deadline is None or time.monotonic() < deadline:
             try:
-                fail_stale(study)
-                fresh = getattr(study._storage, "expire", None)
-                if fresh is not None:
-                    fresh(study._study_id)  # count what the other workers did up to now
-                look = tally.look(lambda number: trials_from(study, number))
-                if look.waiting or trials is None or look.used < trials:
-                    study.optimize(first_released, n_trials=1, catch=(TrialFailed,))
-                    ran = True
-                else:
-                    ran = False
-                    running = look.running
-            finally:
-                lock.release()
-        except optuna.exceptions.UpdateFinishedTrialError:
-            log.warning("trial was failed by another worker while running (no heartbeat in time); it is retried")
-        except ValueError as exc:  # the same, seen by Optuna's tell
-            if not str(exc).startswith("Cannot tell a"):
-                raise
-            log.warning("trial was failed by another worker while running (no heartbeat in time); it is retried")
-        except Exception as exc:  # a lost connection, raw or under an error Optuna raised on top of it
-            if not caused_by_database(exc):
-                raise
-            log.warning("database error, retrying in %.0f s: %s", RECONNECT_SECONDS, reason(exc))
-            time.sleep(RECONNECT_SECONDS)
-        else:
-            if ran:
-                on_trial(study)
-            elif not running:
-                return
+                lock.acquire()
+                try:
+                    fail_stale(study)
+                    fresh = getattr(study._storage, "expire", None)
+                    if fresh is not None:
+                        fresh(study._study_id)  # count what the other workers did up to now
+                    look = tally.look(lambda number: trials_from(study, number))
+                    if look.waiting or trials is None or look.used < trials:
+                        study.optimize(first_released, n_trials=1, catch=(TrialFailed,))
+                        ran = True
+                    else:
+                        ran = False
+                        running = look.running
+                finally:
+                    lock.release()
+            except optuna.exceptions.UpdateFinishedTrialError:
+                log.warning("trial was failed by another worker while running (no heartbeat in time); it is retried")
+            except ValueError as exc:  # the same, seen by Optuna's tell
+                if not str(exc).startswith("Cannot tell a"):
+                    raise
+                log.warning("trial was failed by another worker while running (no heartbeat in time); it is retried")
+            except Exception as exc:  # a lost connection, raw or under an error Optuna raised on top of it
+                if not caused_by_database(exc):
+                    raise
+                log.warning("database error, retrying in %.0f s: %s", RECONNECT_SECONDS, reason(exc))
+                time.sleep(RECONNECT_SECONDS)
             else:
-                time.sleep(POLL_SECONDS)
-                on_trial(study)
+                if ran:
+                    on_trial(study)
+                elif not running:
+                    return
+                else:
+                    time.sleep(POLL_SECONDS)
+                    on_trial(study)
+    finally:
+        lock.close()

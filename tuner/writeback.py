@@ -33,6 +33,7 @@ from optuna.storages._cached_storage import _StudyInfo
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import pgwrite
+from tuner.pgdirect import DirectConnection
 from tuner.storage import DB_ERRORS, _retrying, reason
 
 log = logging.getLogger("tuner.writeback")
@@ -74,6 +75,7 @@ class BufferedStorage(_CachedStorage):
         self._running: dict[int, _Running] = {}
         self._finished: dict[int, FrozenTrial] = {}  # ended here, as stored; until the cache has taken them
         self._reader = backend.engine.execution_options(isolation_level="AUTOCOMMIT")  # one-statement reads
+        self._direct = DirectConnection(backend.engine) if backend.engine.name == "postgresql" else None
         self._stale_checked: dict[int, float] = {}  # study id -> when dead workers' trials were last looked for
         self._read_at: dict[int, float] = {}  # study id -> when other workers' trials were last looked at
 
@@ -89,7 +91,7 @@ class BufferedStorage(_CachedStorage):
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         if template_trial is None:  # a fresh trial: two statements, not Optuna's five through the ORM
-            created = _insert_trial(self.engine, study_id)
+            created = _insert_trial(self.engine, study_id, self._direct)
             with self._lock:
                 self._studies.setdefault(study_id, _StudyInfo())
                 self._add_trials_to_cache(study_id, [created])
@@ -235,12 +237,17 @@ class BufferedStorage(_CachedStorage):
         from optuna.storages._rdb import models
         from sqlalchemy import or_, select
 
-        table = models.TrialModel.__table__
-        newer = table.c.trial_id > study.last_finished_trial_id
-        where = or_(newer, table.c.trial_id.in_(study.unfinished_trial_ids)) if study.unfinished_trial_ids else newer
-        with self._reader.connect() as conn:
-            rows = conn.execute(select(table.c.trial_id, table.c.state)
-                                .where(table.c.study_id == study_id, where)).all()
+        if self._direct is not None:
+            rows = pgwrite.trial_states(self._direct, study_id, study.last_finished_trial_id,
+                                        sorted(study.unfinished_trial_ids))
+        else:
+            table = models.TrialModel.__table__
+            newer = table.c.trial_id > study.last_finished_trial_id
+            unfinished = table.c.trial_id.in_(study.unfinished_trial_ids)
+            where = or_(newer, unfinished) if study.unfinished_trial_ids else newer
+            with self._reader.connect() as conn:
+                rows = conn.execute(select(table.c.trial_id, table.c.state)
+                                    .where(table.c.study_id == study_id, where)).all()
         with self._lock:
             known = [self._running[i].trial if i in self._running and state == TrialState.RUNNING
                      else self._finished.get(i) if state.is_finished() else None for i, state in rows]
@@ -332,8 +339,8 @@ class BufferedStorage(_CachedStorage):
         study_id = self._trial_id_to_study_id_and_number[trial_id][0]
         had_values = running.trial.values is not None
         try:
-            at_once = self.engine.name == "postgresql" and not had_values
-            if not at_once or not pgwrite.write(self._reader, trial_id, study_id, params, user, system, study_attrs,
+            at_once = self._direct is not None and not had_values
+            if not at_once or not pgwrite.write(self._direct, trial_id, study_id, params, user, system, study_attrs,
                                                 steps, state, values, beat):
                 with self.engine.begin() as conn:  # elsewhere; or the trial no longer runs, and this says why
                     _write_trial(conn, backend, trial_id, study_id, params, user, system, study_attrs,
@@ -451,14 +458,17 @@ def _heartbeat(dialect: str) -> Any:
                              trial_id=bindparam("trial_id"), heartbeat=func.current_timestamp())
 
 
-def _insert_trial(engine: Any, study_id: int) -> FrozenTrial:
+def _insert_trial(engine: Any, study_id: int, direct: DirectConnection | None = None) -> FrozenTrial:
     """A new RUNNING trial, numbered after the study's trials: the study row is locked (as Optuna does) and the
-    trial inserted with its number counted in the same statement."""
+    trial inserted with its number counted in the same statement (on PostgreSQL, both sent at once on `direct`)."""
     from optuna.storages._rdb import models
     from sqlalchemy import DateTime, func, literal, select
 
-    studies, trials = models.StudyModel.__table__, models.TrialModel.__table__
     start = datetime.datetime.now()
+    if direct is not None:
+        trial_id, number = pgwrite.insert_trial(direct, study_id, start)
+        return _new_trial(trial_id, number, start)
+    studies, trials = models.StudyModel.__table__, models.TrialModel.__table__
     count = select(func.count(trials.c.trial_id), literal(study_id), literal(TrialState.RUNNING, trials.c.state.type),
                    literal(start, DateTime)).where(trials.c.study_id == study_id)
     stmt = trials.insert().from_select(["number", "study_id", "state", "datetime_start"], count)
@@ -471,6 +481,10 @@ def _insert_trial(engine: Any, study_id: int) -> FrozenTrial:
         else:
             trial_id = conn.execute(stmt).lastrowid
             number = conn.execute(select(trials.c.number).where(trials.c.trial_id == trial_id)).scalar_one()
+    return _new_trial(trial_id, number, start)
+
+
+def _new_trial(trial_id: int, number: int, start: datetime.datetime) -> FrozenTrial:
     return FrozenTrial(number=number, state=TrialState.RUNNING, value=None, values=None, datetime_start=start,
                        datetime_complete=None, params={}, distributions={}, user_attrs={}, system_attrs={},
                        intermediate_values={}, trial_id=trial_id)
