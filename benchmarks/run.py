@@ -3,7 +3,8 @@
 Usage (from the repository root):
     python benchmarks/run.py --quick   # a few minutes: every row once, short budgets, one seed
     python benchmarks/run.py --full    # the README figures: repeats, 60 s / 300 s budgets, 5 seeds
-    (--speed-only / --quality-only: one half of the rows; --seeds N, --budgets S...: fewer quality runs)
+    (--speed-only / --quality-only: one half of the rows; --seeds N [--first-seed K], --budgets S...: fewer
+    quality runs)
 
 Every tool runs as its own process, started and timed from here (wall time is process start to exit), one at a
 time. tuner runs as the real `python -m tuner start ...` on a temporary SQLite file (or PostgreSQL for that row).
@@ -418,6 +419,8 @@ def main() -> None:
     group.add_argument("--quick", action="store_const", const="quick", dest="mode")
     group.add_argument("--full", action="store_const", const="full", dest="mode")
     parser.add_argument("--seeds", type=int, help="quality runs over seeds 0..N-1 (overrides the mode's)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="with --seeds N: seeds FIRST..FIRST+N-1 (to add seeds to an earlier run)")
     parser.add_argument("--budgets", type=int, nargs="+", help="quality budgets in seconds (overrides the mode's)")
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--quality-only", action="store_true",
@@ -428,7 +431,7 @@ def main() -> None:
     mode = args.mode
     cfg = dict(MODES[mode])
     if args.seeds:
-        cfg["seeds"] = list(range(args.seeds))
+        cfg["seeds"] = list(range(args.first_seed, args.first_seed + args.seeds))
     if args.budgets:
         cfg["budgets"] = sorted(args.budgets)
     rows: dict[str, Any] = {"mode": mode, "notes": [], "prefill": cfg["prefill"]}
