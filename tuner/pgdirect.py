@@ -4,8 +4,9 @@ Going through SQLAlchemy costs more than the round trip itself for a one-row sta
 back in, its isolation level set and reset, the statement's parameters processed, a result object built): ~0.3 ms
 against ~0.1 ms on psycopg's connection directly, prepared. Here the thread that first uses the connection keeps it,
 in autocommit; other threads check one out of the engine's pool for each call. A psycopg error is raised as the
-SQLAlchemy error it would have been (so retries and reconnects treat it alike) and the connection is dropped: the
-next call opens another.
+SQLAlchemy error it would have been (so retries and reconnects treat it alike). After any error, Ctrl-C included, the
+connection is dropped (the server then ends its session, and with it any lock or transaction it held): the next call
+opens another.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class DirectConnection:
                 sql, params = statements[0]
                 return [_fetch(conn.execute(sql, params, prepare=params is not None))]
             with conn.pipeline():
-                cursors = [conn.cursor().execute(sql, params, prepare=params is not None) for sql, params in statements]
+                cursors = [conn.cursor().execute(sql, params, prepare=params is not None)
+                           for sql, params in statements]
             return [_fetch(cursor) for cursor in cursors]
 
     def close(self) -> None:
@@ -64,12 +66,14 @@ class DirectConnection:
             record = self._held if mine else _checkout(self.engine)
         try:
             yield record.driver_connection
-        except psycopg.Error as exc:
+        except BaseException as exc:  # a lost connection, a failed transaction, Ctrl-C mid-statement: not reused
             if mine:
                 with self._lock:
                     self._held = None
-            record.invalidate()  # a lost connection, or one left inside an aborted transaction: not reused
-            raise _as_sqlalchemy(exc) from exc
+            record.invalidate()
+            if isinstance(exc, psycopg.Error):
+                raise _as_sqlalchemy(exc) from exc
+            raise
         finally:
             if not mine:
                 _give_back(record)

@@ -412,8 +412,8 @@ def _write_trial(conn: Any, backend: RDBStorage, trial_id: int, study_id: int, p
                                     (models.StudySystemAttributeModel, {"study_id": study_id}, study_attrs)):
         if attrs:
             (column, owner_id), = owner.items()
-            conn.execute(_upsert(backend.engine.name, model_cls, column),
-                         [{column: owner_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()])
+            rows = [{column: owner_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()]
+            conn.execute(_upsert(backend.engine.name, model_cls, column), rows)
     if steps:
         _store_steps(conn, trial_id, steps)
     if beat:
