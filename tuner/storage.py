@@ -47,10 +47,10 @@ def engine_kwargs(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": SQLITE_BUSY_MS / 1000}}
     return {"pool_pre_ping": False, "pool_size": 3, "max_overflow": 2, "pool_recycle": 1800,
-            "pool_timeout": 30, "connect_args": _connect_timeout(url)}
+            "pool_timeout": 30, "connect_args": _connect_args(url)}
 
 
-def _connect_timeout(url: str) -> dict[str, Any]:
+def _connect_args(url: str) -> dict[str, Any]:
     if url.startswith("postgresql"):
         return {"connect_timeout": 10, "options": _postgres_options(url)}
     if url.startswith("mysql"):
