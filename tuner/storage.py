@@ -146,6 +146,23 @@ class _Storage(RDBStorage):
                                                 .exists())).scalars().all()
         return stale + [t for t in orphans if t not in stale]
 
+    def _get_trials(self, study_id: int, states: Any, included_trial_ids: set[int],
+                    trial_id_greater_than: int) -> list[optuna.trial.FrozenTrial]:
+        """Optuna's whole-trial listing, its rows read as plain tuples (tuner.trialread): 10,000 trials of 30
+        reported epochs in ~1 s instead of ~8 s."""
+        from optuna.storages._rdb import models
+        from sqlalchemy import select
+
+        from tuner import trialread
+
+        with self.engine.connect() as conn:
+            trials = trialread.read_trials(conn, study_id, states, included_trial_ids, trial_id_greater_than)
+            if not trials:  # as Optuna does: a study that does not exist is an error, not an empty list
+                studies = models.StudyModel.__table__
+                if conn.execute(select(studies.c.study_id).where(studies.c.study_id == study_id)).first() is None:
+                    raise KeyError(models.NOT_FOUND_MSG)
+        return trials
+
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         _retrying(lambda: super(_Storage, self).set_trial_intermediate_value(trial_id, step, intermediate_value))
 
