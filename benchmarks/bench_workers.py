@@ -47,7 +47,8 @@ def fill(url: str, cwd: Path, n: int) -> str:
     source = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     rng = random.Random(0)
     batch = []
-    for number in range(n):
+    first = len(session.study.get_trials(deepcopy=False))  # the study file may have queued trials already
+    for number in range(first, first + n):
         trial = source.ask()
         hp = space.sample(trial, session.spec.space, session.spec.training)
         pruned = rng.random() < 0.6

@@ -36,18 +36,19 @@ class Exported:
 
 def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
     """The chosen trial, or the best one; it must have completed."""
-    from tuner.summary import best_trial
+    from tuner import outline
+    from tuner.summary import best_trial_whole
 
     if number is None:
-        trial = best_trial(study)
+        trial = best_trial_whole(study)
         if trial is None:
             raise TunerError(f"study {study.study_name!r} has no complete trial to export; run more trials first")
         return trial
-    trials = study.get_trials(deepcopy=False)
+    trials = outline.trials(study)
     if not 0 <= number < len(trials):
         raise TunerError(f"study {study.study_name!r} has no trial {number} (trials 0..{len(trials) - 1}); "
                          f"pick one from `tuner status {study.study_name}`")
-    trial = trials[number]
+    trial = outline.whole(study, [trials[number]])[0]
     if trial.state != TrialState.COMPLETE:
         reason = trial.user_attrs.get("fail_reason")
         raise TunerError(f"trial {number} of {study.study_name!r} is {trial.state.name.lower()}"

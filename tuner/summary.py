@@ -11,6 +11,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner import outline
 from tuner.constraints import is_infeasible
 from tuner.objective import INTERRUPTED
 
@@ -113,13 +114,23 @@ class Counts:
 
 
 def best_trial(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> FrozenTrial | None:
-    trials = [t for t in (trials or study.get_trials(deepcopy=False)) if t.state == TrialState.COMPLETE]
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    trials = [t for t in trials if t.state == TrialState.COMPLETE]
     if not trials:
         return None
     if len(study.directions) > 1:  # the Pareto-optimal trial with the best first objective
         return pareto_front(study)[0]
     pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
     return pick(trials, key=lambda t: t.value)
+
+
+def best_trial_whole(study: optuna.Study) -> FrozenTrial | None:
+    """The best trial, read whole: found in the study's outline (tuner.outline), so that a large study is not read
+    whole to show one trial."""
+    if len(study.directions) > 1:
+        return best_trial(study)
+    best = best_trial(study, outline.trials(study))
+    return outline.whole(study, [best])[0] if best else None
 
 
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
@@ -137,8 +148,9 @@ def trial_view(trial: FrozenTrial) -> dict[str, Any]:
             "attrs": attrs}
 
 
-def study_view(study: optuna.Study) -> dict[str, Any]:
-    trials = study.get_trials(deepcopy=False)
+def study_view(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> dict[str, Any]:
+    """Name, objective, counts and best value; from the study's outline unless `trials` are given."""
+    trials = outline.trials(study) if trials is None else trials
     best = best_trial(study, trials)
     counts = Counts.of(trials)
     return {"name": study.study_name, "direction": "/".join(d.name.lower() for d in study.directions),

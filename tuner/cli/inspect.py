@@ -67,11 +67,13 @@ def list_studies(storage: StorageOption = None, as_json: JsonOption = False) -> 
 @user_errors
 def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = False) -> None:
     """One study in detail: its definition, trial counts, best value and latest trials."""
+    from tuner import outline
     from tuner import study as studies
     from tuner.summary import study_view
 
     study = _open(storage, name)
-    view = study_view(study)
+    trials = outline.trials(study)
+    view = study_view(study, trials)
     definition = studies.definition(study)
     view["definition"] = definition.spec.model_dump(mode="json")
     view["data"] = definition.data
@@ -87,7 +89,7 @@ def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = F
     console.print(f"objective {view['metric']} ({view['direction']}); best {fmt(view['best_value'])} "
                   f"(trial {fmt(view['best_trial'])})", highlight=False)
     table = Table("trial", "state", "value", "units", "params", "epochs", "seconds", "note")
-    for t in study.get_trials(deepcopy=False)[-15:]:
+    for t in outline.whole(study, trials[-15:]):
         a = t.user_attrs
         table.add_row(str(t.number), t.state.name.lower(), fmt(t.values[0] if t.values else None),
                       fmt(a.get("units")), fmt(a.get("n_params")),
@@ -103,9 +105,9 @@ def best(name: NameArg, storage: StorageOption = None, as_json: JsonOption = Fal
         print_pareto(study, as_json)
         return
     if as_json:
-        from tuner.summary import best_trial, trial_view
+        from tuner.summary import best_trial_whole, trial_view
 
-        trial = best_trial(study)
+        trial = best_trial_whole(study)
         console.print_json(json.dumps(trial_view(trial) if trial else None))
         return
     print_best(study)
@@ -148,12 +150,12 @@ def print_pareto(study: Any, as_json: bool = False) -> None:
 
 
 def print_best(study: Any) -> None:
-    from tuner.summary import best_trial, trial_view
+    from tuner.summary import best_trial_whole, trial_view
 
     if len(study.directions) > 1:
         print_pareto(study)
         return
-    trial = best_trial(study)
+    trial = best_trial_whole(study)
     if trial is None:
         console.print("no complete trial yet")
         return
