@@ -4,14 +4,12 @@ the whole trials Optuna reads, without their parameters or reported values (no T
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
-import pytest
 from optuna.trial import TrialState
 
-from tests.test_postgres import mysql_url, pg_url  # noqa: F401 - fixtures
+from tests.test_postgres import mysql_url, pg_url, url  # noqa: F401 - fixtures
 from tuner import constraints, outline
 from tuner.objective import INTERRUPTED
 from tuner.storage import open_storage
@@ -19,14 +17,6 @@ from tuner.summary import Counts, best_trial, best_trial_whole, study_view
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-
-
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tuner.db'}"
-    else:
-        yield request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url")
 
 
 def fill(study: optuna.Study) -> None:

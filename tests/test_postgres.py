@@ -72,6 +72,15 @@ def mysql_url() -> Iterator[str]:
         admin.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh store on each backend in turn: a SQLite file, a PostgreSQL database, a MariaDB database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tuner.db'}"
+    else:
+        yield request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url")
+
+
 def env(url: str, **extra: str) -> dict[str, str]:
     """The environment of a CLI subprocess: the store in TUNER_STORAGE, this checkout on PYTHONPATH."""
     return {**os.environ, "PYTHONPATH": str(ROOT), "TUNER_STORAGE": url, "TF_CPP_MIN_LOG_LEVEL": "3",

@@ -7,28 +7,18 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.test_postgres import mysql_url, pg_url  # noqa: F401 - fixtures
+from tests.test_postgres import mysql_url, pg_url, url  # noqa: F401 - fixtures
 from tuner import writeback
 from tuner.storage import open_storage
 from tuner.writeback import BufferedStorage, buffered
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-
-
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tuner.db'}"
-    else:
-        yield request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url")
 
 
 def objective(trial: optuna.Trial) -> float:
