@@ -11,8 +11,10 @@ from __future__ import annotations
 import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial
+from sqlalchemy import or_, select
 
 from tuner.constraints import LEGACY_KEY
+from tuner.trialread import SYSTEM_ATTRS, TRIAL_COLUMNS, TRIALS, USER_ATTRS, attrs_by_trial, frozen, values_by_trial
 
 # User attributes that decide how a trial counts (tuner.summary.counts_toward_budget).
 COUNTED_ATTRS = ("fail_reason", "warm_start")
@@ -24,10 +26,6 @@ def trials(study: optuna.Study) -> list[FrozenTrial]:
     backend = getattr(study._storage, "_backend", study._storage)
     if not isinstance(backend, RDBStorage):
         return study.get_trials(deepcopy=False)
-    from sqlalchemy import or_, select
-
-    from tuner.trialread import SYSTEM_ATTRS, TRIAL_COLUMNS, TRIALS, USER_ATTRS, attrs_by_trial, frozen, values_by_trial
-
     with backend.engine.connect() as conn:
         rows = conn.execute(select(*TRIAL_COLUMNS).where(TRIALS.c.study_id == study._study_id)
                             .order_by(TRIALS.c.number)).all()
