@@ -22,7 +22,7 @@ import optuna  # noqa: E402
 import yaml  # noqa: E402
 
 from tuner.cli._common import quiet_libraries  # noqa: E402
-from tuner.session import open_session  # noqa: E402
+from tuner.run.session import open_session  # noqa: E402
 
 
 def best_curve(study_file: Path, store: str, name: str, seed: int, trials: int) -> list[float]:

@@ -39,8 +39,8 @@ def tuner(*args: str, env: dict[str, str], cwd: Path) -> float:
 
 def fill(url: str, cwd: Path, n: int) -> str:
     """A study of the default definition holding `n` finished trials with realistic params and attributes."""
-    from tuner import space
-    from tuner.session import open_session
+    from tuner.search import space
+    from tuner.run.session import open_session
 
     os.chdir(cwd)
     session = open_session("digits", storage=url, name=f"bench-{n}")

@@ -40,9 +40,9 @@ class Timed:
 def main() -> None:
     study = sys.argv[1] if len(sys.argv) > 1 else "digits"
     trials = int(sys.argv[2]) if len(sys.argv) > 2 else 12
-    from tuner import dashboard as board
+    from tuner.views import dashboard as board
     from tuner.cli._common import quiet_libraries
-    from tuner.session import open_session
+    from tuner.run.session import open_session
 
     quiet_libraries()
     with tempfile.TemporaryDirectory() as tmp:

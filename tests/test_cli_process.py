@@ -13,9 +13,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tuner import study as studies
+from tuner.store import studies
 from tuner.spec import parse_spec
-from tuner.storage import open_storage
+from tuner.store import open_storage
 from tests.conftest import TINY, merge
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tuner.storage import open_storage
+from tuner.store import open_storage
 
 pytestmark = pytest.mark.slow
 

@@ -45,8 +45,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
     """A 4-trial study in a fresh SQLite file (artifacts in the default folder), served in-process."""
-    from tuner import dashboard as board
-    from tuner.artifacts import resolve_dir
+    from tuner.views import dashboard as board
+    from tuner.views.artifacts import resolve_dir
 
     root = tmp_path_factory.mktemp("dashboard")
     (root / "studies").mkdir()
@@ -126,7 +126,7 @@ def test_best_model_is_one_downloadable_keras_artifact(served, tmp_path: Path) -
 
     target = tmp_path / artifact["filename"]
     urllib.request.urlretrieve(f"{base}/artifacts/{served['id']}/{artifact['artifact_id']}", target)
-    from tuner._tf import load_keras
+    from tuner.training.backend import load_keras
 
     load_keras()
     import keras
@@ -141,7 +141,7 @@ def test_resume_keeps_one_model_and_an_edited_study_note(served) -> None:
     import optuna
     from optuna_dashboard import get_note, save_note
 
-    from tuner.storage import open_storage
+    from tuner.store import open_storage
 
     study = optuna.load_study(study_name="tiny", storage=open_storage(served["url"], heartbeat=False))
     save_note(study, "my own words")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tuner.data import load_data
-from tuner.model import build_model, count_params
+from tuner.training.model import build_model, count_params
 from tuner.spec import DataSpec
-from tuner.space import Hyperparams, Layer
+from tuner.record import Hyperparams, Layer
 
 REPO = Path(__file__).resolve().parents[1]
 LOAD_CSV = str(REPO / "studies" / "data" / "load.csv")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from tuner.model import architecture, build_model, count_params
-from tuner.space import Hyperparams, Layer, from_params, grid, sample
+from tuner.training.model import architecture, build_model, count_params
+from tuner.record import Hyperparams, Layer
+from tuner.search.space import from_params, grid, sample
 from tuner.spec import parse_spec
 from tests.conftest import TINY, merge
 

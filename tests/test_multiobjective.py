@@ -8,9 +8,10 @@ import optuna
 import pytest
 from optuna.distributions import IntDistribution
 
-from tuner.metric import Metric
-from tuner.objectives import CURVE_ATTR, should_prune
-from tuner.storage import open_storage
+from tuner.record import Metric
+from tuner.record import CURVE as CURVE_ATTR
+from tuner.search.pruning import should_prune
+from tuner.store import open_storage
 
 ACC = Metric("val_accuracy", "maximize")
 

@@ -9,8 +9,8 @@ import pytest
 
 from tuner.data import load_data
 from tuner.errors import TrialFailed
-from tuner.metric import resolve_metric
-from tuner.objective import Objective
+from tuner.search.metric import resolve_metric
+from tuner.search.objective import Objective
 from tuner.spec import parse_spec
 from tests.conftest import TINY, merge
 

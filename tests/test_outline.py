@@ -1,4 +1,4 @@
-"""A study's trials in outline (tuner.outline) on real SQLite, PostgreSQL and MariaDB: counted and ranked exactly as
+"""A study's trials in outline (tuner.store.outline) on real SQLite, PostgreSQL and MariaDB: counted and ranked exactly as
 the whole trials Optuna reads, without their parameters or reported values (no TensorFlow)."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import optuna
 from optuna.trial import TrialState
 
 from tests.test_postgres import mysql_url, pg_url, url  # noqa: F401 - fixtures
-from tuner import constraints, outline
-from tuner.objective import INTERRUPTED
-from tuner.storage import open_storage
-from tuner.summary import Counts, best_trial, best_trial_whole, study_view
+from tuner import record
+from tuner.store import outline
+from tuner.record import INTERRUPTED
+from tuner.store import open_storage
+from tuner.views.summary import Counts, best_trial, best_trial_whole, study_view
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -35,9 +36,9 @@ def fill(study: optuna.Study) -> None:
             trial.set_user_attr("fail_reason", reason)
         study.tell(trial, state=state)
     over = study.ask()  # over max_params: pruned, never trained, not counted
-    over.set_constraint(constraints.KEY, 120.0)
-    over.storage.set_trial_system_attr(over._trial_id, constraints.LEGACY_KEY, [120.0])
-    over.set_user_attr("fail_reason", f"{constraints.INFEASIBLE}: 220 parameters > max_params 100")
+    over.set_constraint(record.CONSTRAINT, 120.0)
+    over.storage.set_trial_system_attr(over._trial_id, record.LEGACY_CONSTRAINTS, [120.0])
+    over.set_user_attr("fail_reason", f"{record.INFEASIBLE}: 220 parameters > max_params 100")
     study.tell(over, state=TrialState.PRUNED)
     study.enqueue_trial({"x": 0.5}, user_attrs={"warm_start": "other-study"})  # waiting, not counted
     study.enqueue_trial({"x": 0.4})  # waiting, counted

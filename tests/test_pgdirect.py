@@ -1,4 +1,4 @@
-"""The direct PostgreSQL connection (tuner.pgdirect) and the statements sent on it (tuner.pgwrite), on the real
+"""The direct PostgreSQL connection (tuner.store.postgres) and the statements sent on it (tuner.store.schema), on the real
 server: errors arrive as SQLAlchemy's, a terminated connection is replaced, a pipeline is one transaction, other
 threads use connections of their own (no TensorFlow)."""
 
@@ -15,10 +15,10 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from tests.test_postgres import _server, pg_url  # noqa: F401 - fixture
-from tuner import pgwrite
-from tuner.lock import BudgetLock
-from tuner.pgdirect import DirectConnection
-from tuner.storage import open_storage
+from tuner.store import schema
+from tuner.store import BudgetLock
+from tuner.store.postgres import DirectConnection
+from tuner.store import open_storage
 
 pytestmark = pytest.mark.postgres
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -74,15 +74,15 @@ def test_new_trials_are_numbered_in_order_and_a_deleted_study_is_a_key_error(pg_
     study = optuna.create_study(study_name="numbered", storage=storage)
     study.optimize(lambda t: 1.0, n_trials=2)  # two trials stored by Optuna itself
     now = datetime.datetime.now()
-    made = [pgwrite.insert_trial(direct, study._study_id, now) for _ in range(3)]
+    made = [schema.pg_insert_trial(direct, study._study_id, now) for _ in range(3)]
     assert [number for _, number in made] == [2, 3, 4]
     trials = optuna.load_study(study_name="numbered", storage=pg_url).get_trials()
     assert [(t.number, t.state) for t in trials[2:]] == [(n, TrialState.RUNNING) for n in (2, 3, 4)]
-    assert pgwrite.trial_states(direct, study._study_id, made[0][0], [made[0][0]]) == \
+    assert schema.pg_trial_states(direct, study._study_id, made[0][0], [made[0][0]]) == \
         [(trial_id, TrialState.RUNNING) for trial_id, _ in made]
     optuna.delete_study(study_name="numbered", storage=pg_url)
     with pytest.raises(KeyError):
-        pgwrite.insert_trial(direct, study._study_id, now)
+        schema.pg_insert_trial(direct, study._study_id, now)
 
 
 def test_the_budget_lock_is_released_from_any_thread_and_survives_a_lost_session(pg_url: str) -> None:

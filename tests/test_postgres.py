@@ -17,7 +17,7 @@ import pytest
 from optuna.storages import RetryFailedTrialCallback
 from optuna.trial import TrialState
 
-from tuner.summary import counts_toward_budget
+from tuner.views.summary import counts_toward_budget
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def env(url: str, **extra: str) -> dict[str, str]:
 
 def create(path: Path, url: str) -> str:
     """Create the study a study file describes in the store, without running a trial."""
-    from tuner.session import open_session
+    from tuner.run.session import open_session
 
     return open_session(str(path), storage=url).study.study_name
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tuner.errors import StorageError
-from tuner.lock import BudgetLock
-from tuner.storage import engine_kwargs, heartbeat_settings, mask, open_storage
+from tuner.store import BudgetLock
+from tuner.store import engine_kwargs, heartbeat_settings, mask, open_storage
 
 
 @pytest.mark.parametrize("url, shown", [
@@ -83,7 +83,7 @@ def test_running_trial_without_any_heartbeat_is_failed_and_retried(workdir: Path
 
     import optuna
 
-    from tuner.runner import fail_stale
+    from tuner.run.runner import fail_stale
 
     monkeypatch.setenv("TUNER_HEARTBEAT_INTERVAL", "1")
     monkeypatch.setenv("TUNER_GRACE_PERIOD", "2")
@@ -104,7 +104,7 @@ def test_user_attributes_written_together_are_stored_and_seen_by_the_trial(workd
 
     import optuna
 
-    from tuner.storage import set_user_attrs
+    from tuner.store import set_user_attrs
 
     study = optuna.create_study(storage=open_storage(url, heartbeat=False), study_name=f"attrs-{uuid.uuid4().hex}")
     trial = study.ask()

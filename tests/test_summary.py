@@ -1,4 +1,4 @@
-"""Counting a study's trials (tuner.summary): finished trials are classified once and remembered, running ones are
+"""Counting a study's trials (tuner.views.summary): finished trials are classified once and remembered, running ones are
 looked at again every time (no TensorFlow)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import gc
 import optuna
 from optuna.trial import TrialState
 
-from tuner import summary
-from tuner.summary import BudgetTally, Counts, Look, trials_from, used
+from tuner.views import summary
+from tuner.views.summary import BudgetTally, Counts, Look, trials_from, used
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

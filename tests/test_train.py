@@ -15,19 +15,19 @@ from typing import Any
 import optuna
 import pytest
 
-from tuner._tf import load_keras
+from tuner.training.backend import load_keras
 from tuner.data import load_data
-from tuner.metric import resolve_metric
-from tuner.objective import Objective
+from tuner.search.metric import resolve_metric
+from tuner.search.objective import Objective
 from tuner.spec import DataSpec, load_spec
-from tuner.space import Hyperparams, Layer
+from tuner.record import Hyperparams, Layer
 
 load_keras()
 import keras  # noqa: E402
 
-from tuner import fastfit  # noqa: E402
-from tuner.model import build_model  # noqa: E402
-from tuner.train import fit, fit_keras  # noqa: E402
+from tuner.training import fastfit  # noqa: E402
+from tuner.training.model import build_model  # noqa: E402
+from tuner.training.fit import fit, fit_keras  # noqa: E402
 
 
 def _model(hp: Hyperparams, data: Any, seed: int, optimizer: str = "adam") -> keras.Model:

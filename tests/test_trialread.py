@@ -1,4 +1,4 @@
-"""Whole trials read as plain rows (tuner.trialread) on real SQLite, PostgreSQL and MariaDB: the same trials as
+"""Whole trials read as plain rows (tuner.store.trialread) on real SQLite, PostgreSQL and MariaDB: the same trials as
 Optuna's ORM reads, for every listing Optuna asks for (no TensorFlow)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from tests.test_postgres import mysql_url, pg_url, url  # noqa: F401 - fixtures
-from tuner.storage import open_storage
+from tuner.store import open_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

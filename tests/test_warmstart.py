@@ -7,8 +7,8 @@ import pytest
 
 from tuner.errors import SpecError
 from tuner.spec import parse_spec
-from tuner.storage import open_storage
-from tuner.warmstart import first_trials, rule_of_thumb
+from tuner.store import open_storage
+from tuner.search.warmstart import first_trials, rule_of_thumb
 from tests.conftest import TINY, merge
 
 

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from tests.conftest import TINY, merge
 from tests.test_postgres import ROOT, assert_finished_exactly, create
-from tuner.workers import threads_per_worker, worker_command
+from tuner.run.workers import threads_per_worker, worker_command
 
 EPOCH = {"training": {"epochs": 1}}
 

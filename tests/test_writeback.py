@@ -1,4 +1,4 @@
-"""Write-back of running trials (tuner.writeback) on real SQLite, PostgreSQL and MariaDB: what ends up stored is
+"""Write-back of running trials (tuner.store.writeback) on real SQLite, PostgreSQL and MariaDB: what ends up stored is
 what Optuna's own storage stores, other workers see a trial's writes once flushed, and a trial failed meanwhile by
 another worker is never written to (no TensorFlow)."""
 
@@ -13,9 +13,9 @@ import pytest
 from optuna.trial import TrialState
 
 from tests.test_postgres import mysql_url, pg_url, url  # noqa: F401 - fixtures
-from tuner import writeback
-from tuner.storage import open_storage
-from tuner.writeback import BufferedStorage, buffered
+from tuner.store import writeback
+from tuner.store import open_storage
+from tuner.store.writeback import BufferedStorage, buffered
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -104,10 +104,10 @@ def test_trials_from_a_number_are_the_tail_of_the_study_including_other_workers(
     other = optuna.load_study(study_name="s", storage=buffered(open_storage(url, heartbeat=False)))
     other.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
     mine._storage.expire(mine._study_id)
-    tail = mine._storage.get_trials_from(mine._study_id, 2)
+    tail = mine._storage.trials_from(mine._study_id, 2)
     assert [(t.number, t.state, t.params) for t in tail] == \
         [(t.number, t.state, t.params) for t in stored(url, "s")[2:]]
-    assert mine._storage.get_trials_from(mine._study_id, 5) == []
+    assert mine._storage.trials_from(mine._study_id, 5) == []
 
 
 def heartbeats(url: str) -> dict[int, object]:

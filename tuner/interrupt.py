@@ -10,10 +10,6 @@ from types import FrameType
 _requested = False
 
 
-def requested() -> bool:
-    return _requested
-
-
 def check() -> None:
     """Raise KeyboardInterrupt if Ctrl-C was pressed since `install`."""
     if _requested:

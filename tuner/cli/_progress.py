@@ -7,7 +7,7 @@ import time
 import optuna
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tuner.summary import Counts, best_trial
+from tuner.views.summary import Counts, best_trial
 
 
 class StudyProgress:

@@ -28,9 +28,9 @@ def dashboard(
 ) -> None:
     """Serve optuna-dashboard on the store: learning curves, trial notes and the best model of every study."""
     quiet_libraries()
-    from tuner import dashboard as board
-    from tuner.artifacts import resolve_dir
-    from tuner.storage import default_url, mask
+    from tuner.views import dashboard as board
+    from tuner.views.artifacts import resolve_dir
+    from tuner.store import default_url, mask
 
     url = storage or default_url()
     folder = resolve_dir(artifacts, url)

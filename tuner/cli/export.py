@@ -27,9 +27,9 @@ def export(
     if out is None and trials is None:
         raise TunerError("export: nothing to write; give --out DIR for the model and/or --trials FILE.csv")
     quiet_libraries()
-    from tuner import export as exporting
-    from tuner import study as studies
-    from tuner.storage import open_storage
+    from tuner.views import export as exporting
+    from tuner.store import studies
+    from tuner.store import open_storage
 
     study = studies.load(open_storage(storage, heartbeat=False), name)
     if trials is not None:

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tuner.cli._common import JsonOption, StorageOption, console, fmt, quiet_libraries, user_errors
+from tuner import record
+from tuner.cli._common import JsonOption, StorageOption, console, quiet_libraries, user_errors
+from tuner.views.format import fmt
 
 NameArg = Annotated[str, typer.Argument(help="Study name in the store.")]
 
@@ -26,9 +28,9 @@ def _open(storage: str | None, name: str | None = None):
 
     from sqlalchemy.engine import make_url
 
-    from tuner import study as studies
+    from tuner.store import studies
     from tuner.errors import StorageError
-    from tuner.storage import default_url, open_storage
+    from tuner.store import default_url, open_storage
 
     url = storage or default_url()
     if url.startswith("sqlite") and "://" in url:
@@ -45,7 +47,7 @@ def list_studies(storage: StorageOption = None, as_json: JsonOption = False) -> 
     """Studies in the store: trials complete / pruned / failed / running, and the best value."""
     import optuna
 
-    from tuner.summary import study_view
+    from tuner.views.summary import study_view
 
     store = _open(storage)
     views = [study_view(optuna.load_study(study_name=s.study_name, storage=store))
@@ -67,9 +69,9 @@ def list_studies(storage: StorageOption = None, as_json: JsonOption = False) -> 
 @user_errors
 def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = False) -> None:
     """One study in detail: its definition, trial counts, best value and latest trials."""
-    from tuner import outline
-    from tuner import study as studies
-    from tuner.summary import study_view
+    from tuner.store import outline
+    from tuner.store import studies
+    from tuner.views.summary import study_view
 
     study = _open(storage, name)
     trials = outline.trials(study)
@@ -92,8 +94,8 @@ def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = F
     for t in outline.whole(study, trials[-15:]):
         a = t.user_attrs
         table.add_row(str(t.number), t.state.name.lower(), fmt(t.values[0] if t.values else None),
-                      fmt(a.get("units")), fmt(a.get("n_params")),
-                      fmt(a.get("epochs_run")), fmt(a.get("train_seconds")), a.get("fail_reason", ""))
+                      fmt(a.get(record.UNITS)), fmt(a.get(record.N_PARAMS)),
+                      fmt(a.get(record.EPOCHS_RUN)), fmt(a.get(record.TRAIN_SECONDS)), a.get(record.FAIL_REASON, ""))
     console.print(table)
 
 
@@ -105,7 +107,7 @@ def best(name: NameArg, storage: StorageOption = None, as_json: JsonOption = Fal
         print_pareto(study, as_json)
         return
     if as_json:
-        from tuner.summary import best_trial_whole, trial_view
+        from tuner.views.summary import best_trial_whole, trial_view
 
         trial = best_trial_whole(study)
         console.print_json(json.dumps(trial_view(trial) if trial else None))
@@ -114,7 +116,7 @@ def best(name: NameArg, storage: StorageOption = None, as_json: JsonOption = Fal
 
 
 def print_counts(study: Any, elapsed: float) -> None:
-    from tuner.summary import Counts
+    from tuner.views.summary import Counts
 
     c = Counts.of(study.get_trials(deepcopy=False))
     infeasible = f", {c.infeasible} of them over max_params and never trained" if c.infeasible else ""
@@ -129,7 +131,7 @@ def _infeasible(counts: dict[str, int]) -> str:
 
 def print_pareto(study: Any, as_json: bool = False) -> None:
     """A two-objective study's Pareto front: metric against parameter count, one row per trial."""
-    from tuner.summary import pareto_front, trial_view
+    from tuner.views.summary import pareto_front, trial_view
 
     front = [trial_view(t) for t in pareto_front(study)]
     if as_json:
@@ -138,19 +140,20 @@ def print_pareto(study: Any, as_json: bool = False) -> None:
     if not front:
         console.print("no complete trial yet")
         return
-    metric = study.user_attrs.get("tuner.metric", "value")
-    latency = any("latency_us" in view["attrs"] for view in front)
+    metric = study.user_attrs.get(record.METRIC, "value")
+    latency = any(record.LATENCY in view["attrs"] for view in front)
     table = Table("trial", metric, "parameters", *(["µs/sample"] if latency else []), "units", "epochs",
                   title=f"Pareto front: {metric} against size ({len(front)} trials)")
     for view in front:
         a = view["attrs"]
-        table.add_row(str(view["number"]), fmt(view["value"]), str(a.get("n_params")),
-                      *([fmt(a.get("latency_us"))] if latency else []), fmt(a.get("units")), fmt(a.get("epochs_run")))
+        table.add_row(str(view["number"]), fmt(view["value"]), str(a.get(record.N_PARAMS)),
+                      *([fmt(a.get(record.LATENCY))] if latency else []), fmt(a.get(record.UNITS)),
+                      fmt(a.get(record.EPOCHS_RUN)))
     console.print(table)
 
 
 def print_best(study: Any) -> None:
-    from tuner.summary import best_trial_whole, trial_view
+    from tuner.views.summary import best_trial_whole, trial_view
 
     if len(study.directions) > 1:
         print_pareto(study)
@@ -161,10 +164,10 @@ def print_best(study: Any) -> None:
         return
     view = trial_view(trial)
     attrs = view["attrs"]
-    metric = study.user_attrs.get("tuner.metric", "value")
-    console.print(f"best {metric} {trial.value:.4f} (trial {trial.number}): {len(attrs.get('units', []))} layer(s) "
-                  f"{attrs.get('units')}, {attrs.get('n_params')} parameters, {attrs.get('epochs_run')} epochs",
-                  highlight=False)
+    metric = study.user_attrs.get(record.METRIC, "value")
+    units = attrs.get(record.UNITS, [])
+    console.print(f"best {metric} {trial.value:.4f} (trial {trial.number}): {len(units)} layer(s) {units}, "
+                  f"{attrs.get(record.N_PARAMS)} parameters, {attrs.get(record.EPOCHS_RUN)} epochs", highlight=False)
     console.print("params " + ", ".join(f"{k}={fmt(v)}" for k, v in view["params"].items()), highlight=False)
     table = Table("layer", "units", "params", "dropout", "L2", title="architecture")
     for row in view["architecture"]:

@@ -23,10 +23,10 @@ def report(
 ) -> None:
     """Write a self-contained report of a study: best so far, metric against units, overfitting gap, importances."""
     quiet_libraries()
-    from tuner import study as studies
+    from tuner.store import studies
     from tuner.errors import TunerError
-    from tuner.report import write_report
-    from tuner.storage import open_storage
+    from tuner.views.report import write_report
+    from tuner.store import open_storage
 
     study = studies.load(open_storage(storage, heartbeat=False), name)
     if out.exists() and not out.is_dir():

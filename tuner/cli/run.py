@@ -33,23 +33,23 @@ def start(
 ) -> None:
     """Run (or resume) a study until its trial budget or the timeout is used up."""
     quiet_libraries()
-    from tuner.session import open_session
-    from tuner.storage import mask
+    from tuner.run.session import open_session
+    from tuner.store import mask
 
     server = _bind_dashboard(storage, artifacts, dashboard_port) if dashboard else None
     others = _spawn_early(study, name, storage, trials, timeout, seed, workers) if workers and workers > 1 else []
     try:
         session = open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts)
     except BaseException:  # bad input: the workers never touched the study
-        from tuner import workers as local
+        from tuner.run import workers as local
 
         local.stop(others, grace=0)
         raise
     budget = session.budget(trials)
     if budget is not None:  # workers that join later (`tuner worker`) use the same total
-        from tuner.study import TRIALS_ATTR
+        from tuner import record
 
-        session.study.set_user_attr(TRIALS_ATTR, budget)
+        session.study.set_user_attr(record.TRIALS, budget)
     timeout = timeout if timeout is not None else session.spec.budget.timeout
     err_console.print(f"study [bold]{session.study.study_name}[/] in {mask(session.url)}: "
                       f"{session.data.name} ({session.data.task}), optimizing {session.metric.name} "
@@ -87,10 +87,10 @@ def _spawn_early(study: str, name: str | None, storage: str | None, trials: int 
                  seed: int | None, workers: int) -> list:
     """The other N-1 local workers, started before this process checks and opens the study: their start-up
     (Python's imports, TensorFlow's) runs beside this one's, and they join once told the study is ready."""
-    from tuner import workers as local
-    from tuner.session import find_study_file, trial_budget
+    from tuner.run import workers as local
+    from tuner.run.session import find_study_file, trial_budget
     from tuner.spec import load_spec
-    from tuner.storage import default_url
+    from tuner.store import default_url
 
     path = find_study_file(study)
     spec = load_spec(path)
@@ -100,13 +100,15 @@ def _spawn_early(study: str, name: str | None, storage: str | None, trials: int 
 
 def _run_workers(session, workers: int, others: list, budget, timeout, progress) -> None:
     """This process trains as the first of N local workers; the N-1 others (started early) join it now."""
-    from tuner import workers as local
+    from tuner.run import workers as local
     from tuner.errors import TunerError
 
     try:
         for other in others:
             other.go()
-        local.limit_threads(local.threads_per_worker(workers))
+        from tuner.training.backend import limit_threads
+
+        limit_threads(local.threads_per_worker(workers))
         session.run(budget, timeout, on_trial=progress.update)
         errors = local.wait(others, on_tick=lambda: progress.update(session.study))
     except BaseException:  # Ctrl-C, or this process's own error: the spawned workers stop with it
@@ -118,7 +120,7 @@ def _run_workers(session, workers: int, others: list, budget, timeout, progress)
 
 
 def _print_best_model(session) -> None:
-    from tuner.artifacts import best_model_info
+    from tuner.views.artifacts import best_model_info
 
     info = best_model_info(session.study)
     if info is not None:
@@ -129,16 +131,16 @@ def _print_best_model(session) -> None:
 
 def _bind_dashboard(storage: str | None, artifacts: str | None, port: int):
     """Bind optuna-dashboard's server on 127.0.0.1 before the study is touched (a taken port stops nothing half-done)."""
-    from tuner import dashboard as board
-    from tuner.artifacts import resolve_dir
-    from tuner.storage import default_url
+    from tuner.views import dashboard as board
+    from tuner.views.artifacts import resolve_dir
+    from tuner.store import default_url
 
     url = storage or default_url()
     return board.make(url, resolve_dir(artifacts, url), board.DEFAULT_HOST, port)
 
 
 def _serve_dashboard(server, study_id: int) -> None:
-    from tuner import dashboard as board
+    from tuner.views import dashboard as board
 
     board.serve_in_background(server)
     err_console.print(f"dashboard: {board.address(server, study_id)} (stops when the run ends)", highlight=False)

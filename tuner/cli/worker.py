@@ -32,12 +32,13 @@ def worker(
 ) -> None:
     """Join a running (or finished) study and run its trials until the study's budget is used up."""
     quiet_libraries()
-    from tuner.session import join_session
-    from tuner.study import stored_budget
-    from tuner.workers import WORKER_VAR, limit_threads
+    from tuner.run.session import join_session
+    from tuner.store.studies import stored_budget
+    from tuner.run.workers import WORKER_VAR
+    from tuner.training.backend import limit_threads
 
     if go_on_stdin:
-        from tuner._tf import load_keras
+        from tuner.training.backend import load_keras
 
         load_keras()
         limit_threads()
@@ -57,7 +58,7 @@ def worker(
 
 
 def _run(session, budget: int | None, timeout: float | None, quiet: bool) -> None:
-    from tuner.storage import mask
+    from tuner.store import mask
 
     if quiet:
         session.run(budget, timeout)

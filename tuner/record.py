@@ -1,0 +1,129 @@
+"""The trial record: what one trial trains with, the parameter names it is sampled under, and every attribute key
+tuner writes to a trial or a study. The objective, the warm start, the views and the CLI all read and write
+through these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# ---------------------------------------------------------------------------------------- study user attributes
+SPEC = "tuner.spec"  # the study file's definition, as validated
+FINGERPRINT = "tuner.fingerprint"  # what makes two study files the same search
+BASE_DIR = "tuner.base_dir"  # the study file's folder: relative data paths start there
+DATA = "tuner.data"  # the data set's description (name, task, shapes)
+METRIC = "tuner.metric"  # the Keras log key the study optimizes; written last when a study is created
+TRIALS = "tuner.trials"  # the trial budget `tuner start --trials` last set for the whole study
+BEST_MODEL = "tuner.best_model"  # the best-model artifact: artifact_id, filename, trial, value
+
+# ---------------------------------------------------------------------------------------- trial user attributes
+UNITS = "units"  # width of each hidden layer the trial has
+N_PARAMS = "n_params"  # trainable parameters of the whole model
+ARCHITECTURE = "architecture"  # one row per layer: layer, units, params, dropout, l2
+SEED = "seed"
+DROPOUT = "dropout"  # per layer
+L2 = "l2"  # per layer
+EPOCHS_RUN = "epochs_run"
+BEST_EPOCH = "best_epoch"
+OVERFIT_GAP = "overfit_gap"  # training minus validation metric (> 0: fits training better than it generalizes)
+TRAIN_SECONDS = "train_seconds"
+FAIL_REASON = "fail_reason"
+CURVE = "curve"  # per-epoch metric of a multi-objective trial (it cannot report intermediate values)
+LATENCY = "latency_us"  # inference time per sample, when latency is an objective
+WARM_START = "warm_start"  # the trial was enqueued as a starting point
+LIST_ATTRS = (ARCHITECTURE, CURVE)  # attributes holding lists of rows or values, left out of flat tables
+OUTLINE_ATTRS = (FAIL_REASON, WARM_START)  # the user attributes that decide how a trial counts
+
+# ------------------------------------------------------------------------------------------------- constraints
+CONSTRAINT = "max_params"  # Optuna 5's trial.set_constraint key: n_params - max_params (<= 0 is feasible)
+LEGACY_CONSTRAINTS = "constraints"  # the trial system attribute optuna-dashboard 0.21 reads
+
+# ------------------------------------------------------------------------------------------------ fail reasons
+INTERRUPTED = "interrupted"  # Ctrl-C: the trial is redone and does not use up the budget
+INFEASIBLE = "infeasible"  # prefix of the reason of a model over max_params, never trained
+
+
+def train_key(base: str) -> str:
+    """The attribute holding the training-set metric at the best epoch (`train_accuracy`)."""
+    return f"train_{base}"
+
+
+def val_key(base: str) -> str:
+    """The attribute holding the validation metric at the best epoch (`val_accuracy`)."""
+    return f"val_{base}"
+
+
+# --------------------------------------------------------------------------------------------- parameter names
+N_LAYERS = "n_layers"
+PER_LAYER_FIELDS = ("units", "dropout", "l2")  # may be sampled for each layer or shared by all
+SHARED_FIELDS = ("activation", "learning_rate", "batch_size")  # one value for the whole model
+INTEGER_FIELDS = ("layers", "units", "batch_size")
+
+
+def param_name(field: str, layer: int | None = None) -> str:
+    """The Optuna parameter a dimension is sampled as: `n_layers`, `units_0` (one layer's value) or `units`
+    (one value all layers share)."""
+    if field == "layers":
+        return N_LAYERS
+    return field if layer is None else f"{field}_{layer}"
+
+
+# ------------------------------------------------------------------------------------- what a trial is judged on
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the Keras log key, e.g. "val_accuracy"
+    direction: str  # "maximize" or "minimize"
+
+    @property
+    def base(self) -> str:
+        """The training-set counterpart's key ("accuracy" for "val_accuracy")."""
+        return self.name.removeprefix("val_")
+
+    @property
+    def validation(self) -> str:
+        return f"val_{self.base}"
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.direction == "maximize" else a < b
+
+    def best_index(self, values: list[float]) -> int:
+        pick = max if self.direction == "maximize" else min
+        return values.index(pick(values))
+
+
+# ----------------------------------------------------------------------------------------- what a trial trains
+@dataclass(frozen=True)
+class Layer:
+    units: int
+    dropout: float
+    l2: float
+
+
+@dataclass(frozen=True)
+class Hyperparams:
+    """Everything needed to build and train one model; only the layers a trial has are listed."""
+
+    layers: tuple[Layer, ...]
+    activation: str
+    learning_rate: float
+    batch_size: int
+    family: str = "dense"
+
+    @property
+    def units(self) -> list[int]:
+        return [layer.units for layer in self.layers]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hyperparams:
+        return cls(layers=tuple(Layer(**layer) for layer in data["layers"]), activation=data["activation"],
+                   learning_rate=data["learning_rate"], batch_size=data["batch_size"],
+                   family=data.get("family", "dense"))
+
+
+def total_params(architecture: list[dict[str, Any]]) -> int:
+    """The model's trainable parameters: the sum over its architecture rows."""
+    return sum(row["params"] for row in architecture)

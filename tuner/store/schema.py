@@ -1,0 +1,367 @@
+"""Optuna's tables as tuner reads and writes them: every table, column and enum name, every SQL statement tuner
+sends to them, and how values and datetimes are stored. The one module to change when Optuna's schema changes.
+
+Queries and writes go through SQLAlchemy Core on every database; on PostgreSQL a worker's per-trial statements are
+fixed texts sent on its direct psycopg connection (tuner.store.postgres): a running trial's write-back is one
+statement whose rows travel as arrays (`unnest`), so its text never changes and the server prepares it once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+from collections.abc import Container, Sequence
+from typing import Any
+
+from optuna import distributions
+from optuna.storages._rdb import models
+from optuna.storages._rdb.storage import _create_scoped_session
+from optuna.trial import TrialState
+from sqlalchemy import DateTime, Select, bindparam, func, literal, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+
+STUDIES = models.StudyModel.__table__
+TRIALS = models.TrialModel.__table__
+VALUES = models.TrialValueModel.__table__
+PARAMS = models.TrialParamModel.__table__
+USER_ATTRS = models.TrialUserAttributeModel.__table__
+SYSTEM_ATTRS = models.TrialSystemAttributeModel.__table__
+STEPS = models.TrialIntermediateValueModel.__table__
+HEARTBEATS = models.TrialHeartbeatModel.__table__
+STUDY_SYSTEM_ATTRS = models.StudySystemAttributeModel.__table__
+TRIAL_COLUMNS = (TRIALS.c.trial_id, TRIALS.c.number, TRIALS.c.state, TRIALS.c.datetime_start,
+                 TRIALS.c.datetime_complete)
+FINITE = models.TrialIntermediateValueModel.TrialIntermediateValueType.FINITE
+NOT_FOUND_MSG = models.NOT_FOUND_MSG
+BATCH = 500  # trial ids a query (SQLite allows 32,766 bound values a statement, older builds 999)
+scoped_session = _create_scoped_session
+
+
+# ---------------------------------------------------------------------------------------------------- values
+def stored_value(value: float) -> tuple[float | None, Any]:
+    """An objective value as its column and kind (inf and -inf have kinds of their own)."""
+    return models.TrialValueModel.value_to_stored_repr(value)
+
+
+def value_from_stored(value: float | None, kind: Any) -> float:
+    return models.TrialValueModel.stored_repr_to_value(value, kind)
+
+
+def stored_step(value: float) -> tuple[float | None, Any]:
+    """A reported value as its column and kind (NaN and the infinities have kinds of their own)."""
+    return models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(value)
+
+
+def step_from_stored(value: float | None, kind: Any) -> float:
+    return value if kind is FINITE else models.TrialIntermediateValueModel.stored_repr_to_intermediate_value(
+        value, kind)
+
+
+def now() -> datetime.datetime:
+    """The time a trial starts or ends, as tuner stores it."""
+    return datetime.datetime.now()
+
+
+# ----------------------------------------------------------------------------------------------------- reads
+def study_exists(conn: Connection, study_id: int) -> bool:
+    return conn.execute(select(STUDIES.c.study_id).where(STUDIES.c.study_id == study_id)).first() is not None
+
+
+def trial_rows(conn: Connection, study_id: int, states: Container[TrialState] | None, included: set[int],
+               trial_id_greater_than: int) -> list[Any]:
+    """TRIAL_COLUMNS of the study's trials with an id above `trial_id_greater_than` or in `included`, in `states`
+    if given, ordered by trial id."""
+    where = [TRIALS.c.study_id == study_id]
+    if states is not None:
+        where.append(TRIALS.c.state.in_(list(states)))  # type: ignore[arg-type]
+    if trial_id_greater_than > -1:
+        newer = TRIALS.c.trial_id > trial_id_greater_than
+        where.append(or_(newer, TRIALS.c.trial_id.in_(sorted(included))) if included else newer)
+    return conn.execute(select(*TRIAL_COLUMNS).where(*where).order_by(TRIALS.c.trial_id)).all()
+
+
+def study_trial_rows(conn: Connection, study_id: int) -> tuple[list[Any], Select]:
+    """TRIAL_COLUMNS of every trial of the study in order of number, and a query selecting their ids."""
+    rows = conn.execute(select(*TRIAL_COLUMNS).where(TRIALS.c.study_id == study_id).order_by(TRIALS.c.number)).all()
+    return rows, select(TRIALS.c.trial_id).where(TRIALS.c.study_id == study_id)
+
+
+def _owned(conn: Connection, table: Any, ids: list[int] | Select, *columns: Any, where: Any = None) -> list[Any]:
+    """(trial id, *columns) rows of the trials `ids` in `table`. A list of ids is looked up in batches, as Optuna's
+    ORM does (an IN subquery made PostgreSQL scan the whole table: 19 ms instead of 4 for one new trial); a query
+    selecting trial ids (a whole study) is used as one subquery."""
+    query = select(table.c.trial_id, *columns)
+    query = query if where is None else query.where(where)
+    if not isinstance(ids, list):
+        return conn.execute(query.where(table.c.trial_id.in_(ids.scalar_subquery()))).all()
+    return [row for start in range(0, len(ids), BATCH)
+            for row in conn.execute(query.where(table.c.trial_id.in_(ids[start:start + BATCH]))).all()]
+
+
+def param_rows(conn: Connection, ids: list[int]) -> list[Any]:
+    """(trial id, param id, name, internal value, distribution JSON)."""
+    return _owned(conn, PARAMS, ids, PARAMS.c.param_id, PARAMS.c.param_name, PARAMS.c.param_value,
+                  PARAMS.c.distribution_json)
+
+
+def step_rows(conn: Connection, ids: list[int]) -> list[Any]:
+    """(trial id, step, stored value, kind)."""
+    return _owned(conn, STEPS, ids, STEPS.c.step, STEPS.c.intermediate_value, STEPS.c.intermediate_value_type)
+
+
+def value_rows(conn: Connection, ids: list[int] | Select) -> list[Any]:
+    """(trial id, objective, stored value, kind)."""
+    return _owned(conn, VALUES, ids, VALUES.c.objective, VALUES.c.value, VALUES.c.value_type)
+
+
+def attr_rows(conn: Connection, system: bool, ids: list[int] | Select, keys: Sequence[str] | None = None,
+              prefix: str | None = None) -> list[Any]:
+    """(trial id, key, value JSON) of the trials' user (or system) attributes; only `keys`, and keys starting
+    with `prefix`, when either is given."""
+    table = SYSTEM_ATTRS if system else USER_ATTRS
+    where = []
+    if keys is not None:
+        where.append(table.c.key.in_(list(keys)))
+    if prefix is not None:
+        where.append(table.c.key.startswith(prefix))
+    return _owned(conn, table, ids, table.c.key, table.c.value_json, where=or_(*where) if where else None)
+
+
+def trial_states(conn: Connection, study_id: int, after: int, unfinished: Sequence[int]) -> list[tuple[int, Any]]:
+    """(trial_id, state) of the study's trials with an id above `after` or in `unfinished`."""
+    newer = TRIALS.c.trial_id > after
+    where = or_(newer, TRIALS.c.trial_id.in_(list(unfinished))) if unfinished else newer
+    return [tuple(row) for row in
+            conn.execute(select(TRIALS.c.trial_id, TRIALS.c.state).where(TRIALS.c.study_id == study_id, where))]
+
+
+def orphan_trial_ids(conn: Connection, study_id: int, cutoff: datetime.datetime) -> list[int]:
+    """Running trials of the study that started before `cutoff` and never recorded a heartbeat."""
+    no_beat = ~select(HEARTBEATS.c.trial_id).where(HEARTBEATS.c.trial_id == TRIALS.c.trial_id).exists()
+    return list(conn.execute(select(TRIALS.c.trial_id).where(
+        TRIALS.c.study_id == study_id, TRIALS.c.state == TrialState.RUNNING, TRIALS.c.datetime_start < cutoff,
+        no_beat)).scalars())
+
+
+def stored_distribution(engine: Engine, study_id: int, name: str) -> distributions.BaseDistribution | None:
+    """The distribution other trials of the study stored for parameter `name` (None if none did)."""
+    query = (select(PARAMS.c.distribution_json).join(TRIALS, TRIALS.c.trial_id == PARAMS.c.trial_id)
+             .where(TRIALS.c.study_id == study_id, PARAMS.c.param_name == name).limit(1))
+    with engine.connect() as conn:
+        text = conn.execute(query).scalar()
+    return None if text is None else distributions.json_to_distribution(text)
+
+
+def write_user_attrs(storage: Any, trial_id: int, attrs: dict[str, Any]) -> None:
+    """Several user attributes of one trial in one transaction of `storage` (Optuna's RDB storage)."""
+    with _create_scoped_session(storage.scoped_session, True) as session:
+        for key, value in attrs.items():
+            storage._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+
+
+# ---------------------------------------------------------------------------------------------------- writes
+def insert_trial(engine: Engine, study_id: int, start: datetime.datetime) -> tuple[int, int]:
+    """A new RUNNING trial, numbered after the study's trials: the study row is locked (as Optuna does) and the
+    trial inserted with its number counted in the same statement. Its (trial_id, number)."""
+    count = select(func.count(TRIALS.c.trial_id), literal(study_id), literal(TrialState.RUNNING, TRIALS.c.state.type),
+                   literal(start, DateTime)).where(TRIALS.c.study_id == study_id)
+    stmt = TRIALS.insert().from_select(["number", "study_id", "state", "datetime_start"], count)
+    with engine.begin() as conn:
+        if conn.execute(select(STUDIES.c.study_id).where(STUDIES.c.study_id == study_id).with_for_update()).first() \
+                is None:
+            raise KeyError(f"No study with study_id {study_id} exists.")
+        if conn.dialect.insert_returning:
+            trial_id, number = conn.execute(stmt.returning(TRIALS.c.trial_id, TRIALS.c.number)).one()
+        else:
+            trial_id = conn.execute(stmt).lastrowid
+            number = conn.execute(select(TRIALS.c.number).where(TRIALS.c.trial_id == trial_id)).scalar_one()
+    return trial_id, number
+
+
+def write_trial(conn: Connection, backend: Any, trial_id: int, study_id: int, params: list[tuple[str, float, Any]],
+                user: dict[str, Any], system: dict[str, Any], study_attrs: dict[str, Any],
+                steps: dict[int, tuple[float, bool]], state: TrialState | None, values: Sequence[float] | None,
+                had_values: bool, check: bool = True, beat: bool = False) -> None:
+    """The statements of one write-back, in the open transaction `conn`: the trial must still be running (not
+    looked up when `check` is false and the trial does not end). `steps`: reported value and whether the
+    database already holds that step; `beat`: record a heartbeat too."""
+    current = TrialState.RUNNING
+    if state is not None:  # the trial ends: its row is locked and changed first, and only while it is running
+        ended = conn.execute(update(TRIALS).where(TRIALS.c.trial_id == trial_id, TRIALS.c.state == TrialState.RUNNING)
+                             .values(state=state, datetime_complete=now()))
+    if (state is None and check) or (state is not None and not ended.rowcount):
+        current = conn.execute(select(TRIALS.c.state).where(TRIALS.c.trial_id == trial_id)).scalar()
+    if current is None:
+        raise KeyError(f"no trial with id {trial_id}")
+    backend.check_trial_is_updatable(trial_id, current)
+    if params:
+        conn.execute(PARAMS.insert(), [
+            {"trial_id": trial_id, "param_name": name, "param_value": value,
+             "distribution_json": distributions.distribution_to_json(dist)} for name, value, dist in params])
+    dialect = conn.dialect.name
+    for table, owner, attrs in ((USER_ATTRS, ("trial_id", trial_id), user),
+                                (SYSTEM_ATTRS, ("trial_id", trial_id), system),
+                                (STUDY_SYSTEM_ATTRS, ("study_id", study_id), study_attrs)):
+        if attrs:
+            column, owner_id = owner
+            rows = [{column: owner_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()]
+            conn.execute(_upsert(dialect, table, column), rows)
+    if steps:
+        _store_steps(conn, trial_id, steps)
+    if beat:
+        conn.execute(_heartbeat(dialect), {"trial_id": trial_id})
+    if state is not None:
+        if had_values:
+            conn.execute(VALUES.delete().where(VALUES.c.trial_id == trial_id))
+        if values:
+            rows = []
+            for objective, value in enumerate(values):
+                stored, kind = stored_value(value)
+                rows.append({"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind})
+            conn.execute(VALUES.insert(), rows)
+
+
+def _store_steps(conn: Connection, trial_id: int, steps: dict[int, tuple[float, bool]]) -> None:
+    """Reported values: new steps inserted together, a step stored before updated."""
+    new = []
+    for step, (value, stored_before) in steps.items():
+        stored, kind = stored_step(value)
+        if stored_before:
+            conn.execute(update(STEPS).where(STEPS.c.trial_id == trial_id, STEPS.c.step == step)
+                         .values(intermediate_value=stored, intermediate_value_type=kind))
+        else:
+            new.append({"trial_id": trial_id, "step": step, "intermediate_value": stored,
+                        "intermediate_value_type": kind})
+    if new:
+        conn.execute(STEPS.insert(), new)
+
+
+def _insert_or_update(dialect: str, table: Any, keys: list[str], changed: list[str], **values: Any) -> Any:
+    """INSERT that updates the `changed` columns of the row already holding `keys` (ON CONFLICT on SQLite and
+    PostgreSQL, ON DUPLICATE KEY on MySQL); `values` fixed in the statement, the rest bound at execution."""
+    mysql = dialect in ("mysql", "mariadb")
+    insert = __import__(f"sqlalchemy.dialects.{'mysql' if mysql else dialect}", fromlist=["insert"]).insert
+    stmt = insert(table).values(**values) if values else insert(table)
+    if mysql:
+        return stmt.on_duplicate_key_update({column: stmt.inserted[column] for column in changed})
+    return stmt.on_conflict_do_update(index_elements=[table.c[key] for key in keys],
+                                      set_={column: stmt.excluded[column] for column in changed})
+
+
+@functools.cache
+def _upsert(dialect: str, table: Any, owner: str) -> Any:
+    """Insert-or-replace of attributes of one trial or study (`owner`: its id column), for executemany: one
+    statement, compiled once."""
+    return _insert_or_update(dialect, table, [owner, "key"], ["value_json"])
+
+
+@functools.cache
+def _heartbeat(dialect: str) -> Any:
+    """A trial's heartbeat, inserted or moved to the database's clock (what Optuna's record_heartbeat stores)."""
+    return _insert_or_update(dialect, HEARTBEATS, ["trial_id"], ["heartbeat"], trial_id=bindparam("trial_id"),
+                             heartbeat=func.current_timestamp())
+
+
+# ------------------------------------------------------------------------------------------- budget-lock SQL
+PG_LOCK = "SELECT pg_advisory_lock(%s)"
+PG_UNLOCK = "SELECT pg_advisory_unlock(%s)"
+MYSQL_LOCK = "SELECT GET_LOCK(:k, 30)"
+MYSQL_UNLOCK = "SELECT RELEASE_LOCK(:k)"
+
+# ---------------------------------------------------------------------------- PostgreSQL's per-trial statements
+_PG_WRITES = """
+p AS (INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)
+      SELECT t.trial_id, x.name, x.value, x.dist
+      FROM t, unnest(CAST(%(p_names)s AS text[]), CAST(%(p_values)s AS float8[]), CAST(%(p_dists)s AS text[]))
+              AS x(name, value, dist)),
+u AS (INSERT INTO trial_user_attributes (trial_id, key, value_json)
+      SELECT t.trial_id, x.key, x.value
+      FROM t, unnest(CAST(%(u_keys)s AS text[]), CAST(%(u_values)s AS text[])) AS x(key, value)
+      ON CONFLICT (trial_id, key) DO UPDATE SET value_json = excluded.value_json),
+s AS (INSERT INTO trial_system_attributes (trial_id, key, value_json)
+      SELECT t.trial_id, x.key, x.value
+      FROM t, unnest(CAST(%(s_keys)s AS text[]), CAST(%(s_values)s AS text[])) AS x(key, value)
+      ON CONFLICT (trial_id, key) DO UPDATE SET value_json = excluded.value_json),
+a AS (INSERT INTO study_system_attributes (study_id, key, value_json)
+      SELECT %(study_id)s, x.key, x.value
+      FROM t, unnest(CAST(%(a_keys)s AS text[]), CAST(%(a_values)s AS text[])) AS x(key, value)
+      ON CONFLICT (study_id, key) DO UPDATE SET value_json = excluded.value_json),
+i AS (INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type)
+      SELECT t.trial_id, x.step, x.value, CAST(x.kind AS trialintermediatevaluetype)
+      FROM t, unnest(CAST(%(i_steps)s AS int[]), CAST(%(i_values)s AS float8[]), CAST(%(i_kinds)s AS text[]))
+              AS x(step, value, kind)
+      ON CONFLICT (trial_id, step) DO UPDATE SET intermediate_value = excluded.intermediate_value,
+                                                 intermediate_value_type = excluded.intermediate_value_type),
+h AS (INSERT INTO trial_heartbeats (trial_id, heartbeat)
+      SELECT t.trial_id, CURRENT_TIMESTAMP FROM t WHERE %(beat)s
+      ON CONFLICT (trial_id) DO UPDATE SET heartbeat = excluded.heartbeat),
+v AS (INSERT INTO trial_values (trial_id, objective, value, value_type)
+      SELECT t.trial_id, x.objective, x.value, CAST(x.kind AS trialvaluetype)
+      FROM t, unnest(CAST(%(v_objectives)s AS int[]), CAST(%(v_values)s AS float8[]), CAST(%(v_kinds)s AS text[]))
+              AS x(objective, value, kind))
+SELECT count(*) FROM t
+"""
+# While the trial runs: its row is only looked at. When it ends: its state changes in the same statement.
+_PG_FLUSH = "WITH t AS (SELECT trial_id FROM trials WHERE trial_id = %(trial_id)s AND state = 'RUNNING'),\n" + \
+    _PG_WRITES
+_PG_END = ("WITH t AS (UPDATE trials SET state = CAST(%(state)s AS trialstate), datetime_complete = %(complete)s "
+           "WHERE trial_id = %(trial_id)s AND state = 'RUNNING' RETURNING trial_id),\n" + _PG_WRITES)
+# A new trial: the study's row is locked first (as Optuna does), so that the count in the next statement, which
+# numbers the trial, sees every trial committed before the lock was granted.
+_PG_LOCK_STUDY = "SELECT study_id FROM studies WHERE study_id = %s FOR UPDATE"
+_PG_INSERT_TRIAL = ("INSERT INTO trials (number, study_id, state, datetime_start) "
+                    "SELECT count(*), %(study_id)s, CAST('RUNNING' AS trialstate), %(start)s "
+                    "FROM trials WHERE study_id = %(study_id)s RETURNING trial_id, number")
+_PG_STATES = ("SELECT trial_id, CAST(state AS text) FROM trials "
+              "WHERE study_id = %(study_id)s AND (trial_id > %(after)s OR trial_id = ANY(CAST(%(also)s AS int[])))")
+
+
+def pg_write(conn: Any, trial_id: int, study_id: int, params: list[tuple[str, float, Any]],
+             user: dict[str, Any], system: dict[str, Any], study_attrs: dict[str, Any], steps: dict[int, float],
+             state: TrialState | None, values: Sequence[float] | None, beat: bool) -> bool:
+    """Store a running trial's pending writes (and, with `state`, its end) in one statement on the direct
+    connection `conn`; False, with nothing stored, when the trial is not running in the database."""
+    stored_steps = [stored_step(v) for v in steps.values()]
+    stored_values = [stored_value(v) for v in values or []]
+    bound = {
+        "trial_id": trial_id, "study_id": study_id, "beat": beat,
+        "p_names": [name for name, _, _ in params], "p_values": [_float(value) for _, value, _ in params],
+        "p_dists": [distributions.distribution_to_json(dist) for _, _, dist in params],
+        **_attrs("u", user), **_attrs("s", system), **_attrs("a", study_attrs),
+        "i_steps": list(steps), "i_values": [_float(value) for value, _ in stored_steps],
+        "i_kinds": [kind.name for _, kind in stored_steps],
+        "v_objectives": list(range(len(stored_values))), "v_values": [_float(value) for value, _ in stored_values],
+        "v_kinds": [kind.name for _, kind in stored_values],
+    }
+    if state is not None:
+        bound.update(state=state.name, complete=now())
+    return conn.rows(_PG_FLUSH if state is None else _PG_END, bound)[0][0] == 1
+
+
+def pg_insert_trial(conn: Any, study_id: int, start: datetime.datetime) -> tuple[int, int]:
+    """A new RUNNING trial of the study, numbered after its trials, in one transaction sent at once on the direct
+    connection `conn`: its (trial_id, number). KeyError when there is no such study."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        inserted = conn.pipeline([("BEGIN", None), (_PG_LOCK_STUDY, [study_id]),
+                                  (_PG_INSERT_TRIAL, {"study_id": study_id, "start": start}), ("COMMIT", None)])[2]
+    except IntegrityError:  # the trial's foreign key: the study was deleted
+        raise KeyError(f"No study with study_id {study_id} exists.") from None
+    trial_id, number = inserted[0]
+    return trial_id, number
+
+
+def pg_trial_states(conn: Any, study_id: int, after: int, also: Sequence[int]) -> list[tuple[int, TrialState]]:
+    """(trial_id, state) of the study's trials with an id above `after` or in `also`, on the direct connection."""
+    return [(trial_id, TrialState[state]) for trial_id, state in
+            conn.rows(_PG_STATES, {"study_id": study_id, "after": after, "also": list(also)})]
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)  # one array type: ints and floats are not mixed
+
+
+def _attrs(prefix: str, attrs: dict[str, Any]) -> dict[str, list[str]]:
+    return {f"{prefix}_keys": list(attrs), f"{prefix}_values": [json.dumps(value) for value in attrs.values()]}
