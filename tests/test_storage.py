@@ -39,6 +39,22 @@ def test_sqlite_store_uses_wal_and_a_busy_timeout(workdir: Path) -> None:
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_sqlite_pragmas_are_set_on_tuner_engines_only(workdir: Path) -> None:
+    import pickle
+
+    from sqlalchemy import create_engine
+
+    storage = open_storage("sqlite:///tuner.db")
+    other = create_engine(f"sqlite:///{workdir / 'other.db'}")  # someone else's engine in the same process
+    with other.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # SQLite's default, FULL
+    for engine in (storage.engine, pickle.loads(pickle.dumps(storage)).engine):  # also after unpickling
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 60_000
+
+
 def test_unreachable_server_error_is_masked(workdir: Path) -> None:
     with pytest.raises(StorageError) as err:
         open_storage("postgresql+psycopg://tuner:topsecret@127.0.0.1:1/tuner")
