@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup start test
+.PHONY: setup start test browser
 
 $(BIN)/tuner: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,5 +17,16 @@ setup: $(BIN)/tuner
 start: setup
 	$(BIN)/tuner start digits
 
-test: setup
+# The browser tests drive Debian's Chromium (Playwright's own download does not work everywhere): installed when
+# missing, unless TUNER_CHROMIUM names another Chromium binary.
+browser:
+	@if [ -z "$$TUNER_CHROMIUM" ] && [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Chromium from the distribution's packages for the browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
+# The whole suite, then the storage, worker and crash tests again in a time zone west and one east of UTC.
+test: setup browser
 	$(BIN)/python -m pytest -q
+	TZ=America/New_York $(BIN)/python -m pytest -q -m zones
+	TZ=Asia/Tokyo $(BIN)/python -m pytest -q -m zones

@@ -67,35 +67,9 @@ def fill(url: str, cwd: Path, n: int) -> str:
 def _bulk_insert(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> None:
     """Insert finished trials with a few multi-row INSERTs into Optuna's own tables (add_trials commits each
     trial through the ORM: minutes for 10,000)."""
-    import datetime
-    import json
+    from tuner.store import schema
 
-    from optuna.distributions import distribution_to_json
-    from optuna.storages._rdb import models
-    from sqlalchemy import insert, select
-
-    backend = study._storage._backend
-    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    with backend.engine.begin() as conn:
-        conn.execute(insert(models.TrialModel.__table__), [
-            {"number": t.number, "study_id": study._study_id, "state": t.state, "datetime_start": now,
-             "datetime_complete": now} for t in trials])
-        ids = dict(conn.execute(select(models.TrialModel.number, models.TrialModel.trial_id)
-                                .where(models.TrialModel.study_id == study._study_id)).all())
-        conn.execute(insert(models.TrialValueModel.__table__), [
-            {"trial_id": ids[t.number], "objective": 0, "value": t.value,
-             "value_type": models.TrialValueModel.TrialValueType.FINITE} for t in trials if t.value is not None])
-        conn.execute(insert(models.TrialParamModel.__table__), [
-            {"trial_id": ids[t.number], "param_name": k, "param_value": t.distributions[k].to_internal_repr(v),
-             "distribution_json": distribution_to_json(t.distributions[k])}
-            for t in trials for k, v in t.params.items()])
-        conn.execute(insert(models.TrialUserAttributeModel.__table__), [
-            {"trial_id": ids[t.number], "key": k, "value_json": json.dumps(v)}
-            for t in trials for k, v in t.user_attrs.items()])
-        conn.execute(insert(models.TrialIntermediateValueModel.__table__), [
-            {"trial_id": ids[t.number], "step": step, "intermediate_value": v,
-             "intermediate_value_type": models.TrialIntermediateValueModel.TrialIntermediateValueType.FINITE}
-            for t in trials for step, v in t.intermediate_values.items()])
+    schema.insert_finished_trials(study._storage._backend.engine, study._study_id, trials)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from tests.test_postgres import mysql_url, pg_url, url  # noqa: F401 - fixtures
@@ -15,6 +16,8 @@ from tuner.store import outline
 from tuner.record import INTERRUPTED
 from tuner.store import open_storage
 from tuner.views.summary import Counts, best_trial, best_trial_whole, study_view
+
+pytestmark = pytest.mark.zones  # run again west and east of UTC (make test)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -20,7 +20,7 @@ from tuner.store import BudgetLock
 from tuner.store.postgres import DirectConnection
 from tuner.store import open_storage
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.zones]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
 

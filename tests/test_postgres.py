@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 
 from tuner.views.summary import counts_toward_budget
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.zones]
 ROOT = Path(__file__).resolve().parents[1]
 # Crash-safety tests start from sampled trials only (no enqueued warm-start trial), so the trial a worker is killed
 # in is an ordinary one.

@@ -12,6 +12,8 @@ from tuner.errors import StorageError
 from tuner.store import BudgetLock
 from tuner.store import engine_kwargs, heartbeat_settings, mask, open_storage
 
+pytestmark = pytest.mark.zones  # run again west and east of UTC (make test)
+
 
 @pytest.mark.parametrize("url, shown", [
     ("postgresql+psycopg://tuner:s3cr:et@db/tuner", "postgresql+psycopg://tuner:***@db/tuner"),

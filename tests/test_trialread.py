@@ -13,6 +13,8 @@ from optuna.trial import TrialState
 from tests.test_postgres import mysql_url, pg_url, url  # noqa: F401 - fixtures
 from tuner.store import open_storage
 
+pytestmark = pytest.mark.zones  # run again west and east of UTC (make test)
+
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
 

@@ -18,6 +18,8 @@ from tests.conftest import TINY, merge
 from tests.test_postgres import ROOT, assert_finished_exactly, create
 from tuner.run.workers import threads_per_worker, worker_command
 
+pytestmark = pytest.mark.zones  # run again west and east of UTC (make test)
+
 EPOCH = {"training": {"epochs": 1}}
 
 

@@ -17,6 +17,8 @@ from tuner.store import writeback
 from tuner.store import open_storage
 from tuner.store.writeback import BufferedStorage, buffered
 
+pytestmark = pytest.mark.zones  # run again west and east of UTC (make test)
+
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
 

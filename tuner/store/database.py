@@ -147,8 +147,7 @@ class Database(RDBStorage):
         import datetime
 
         stale = super()._get_stale_trial_ids(study_id)
-        cutoff = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(
-            seconds=self.grace_period or 2 * (self.heartbeat_interval or 0))
+        cutoff = schema.utc_now() - datetime.timedelta(seconds=self.grace_period or 2 * (self.heartbeat_interval or 0))
         with self.engine.connect() as conn:
             orphans = schema.orphan_trial_ids(conn, study_id, cutoff)
         return stale + [t for t in orphans if t not in stale]

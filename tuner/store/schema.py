@@ -21,6 +21,9 @@ from optuna.trial import TrialState
 from sqlalchemy import DateTime, Select, bindparam, func, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+WRITTEN_FOR = 12  # Optuna's schema version (optuna.storages._rdb.models.SCHEMA_VERSION) this module was written for
+INSTALLED = models.SCHEMA_VERSION
+
 STUDIES = models.StudyModel.__table__
 TRIALS = models.TrialModel.__table__
 VALUES = models.TrialValueModel.__table__
@@ -59,8 +62,25 @@ def step_from_stored(value: float | None, kind: Any) -> float:
 
 
 def now() -> datetime.datetime:
-    """The time a trial starts or ends, as tuner stores it."""
+    """The time a trial starts or ends, as Optuna keeps it in memory: naive local time."""
     return datetime.datetime.now()
+
+
+def stored_time(moment: datetime.datetime | None) -> datetime.datetime | None:
+    """A trial's time as Optuna 5 stores it: naive UTC (a naive `moment` is local time)."""
+    return None if moment is None else moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def local_time(stored: datetime.datetime | None) -> datetime.datetime | None:
+    """A stored trial time (naive UTC) as Optuna 5 reads it: naive local time."""
+    if stored is None:
+        return None
+    return stored.replace(tzinfo=datetime.timezone.utc).astimezone().replace(tzinfo=None)
+
+
+def utc_now() -> datetime.datetime:
+    """Now, as stored times are: naive UTC."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 # ----------------------------------------------------------------------------------------------------- reads
@@ -75,10 +95,19 @@ def trial_rows(conn: Connection, study_id: int, states: Container[TrialState] | 
     where = [TRIALS.c.study_id == study_id]
     if states is not None:
         where.append(TRIALS.c.state.in_(list(states)))  # type: ignore[arg-type]
-    if trial_id_greater_than > -1:
-        newer = TRIALS.c.trial_id > trial_id_greater_than
-        where.append(or_(newer, TRIALS.c.trial_id.in_(sorted(included))) if included else newer)
-    return conn.execute(select(*TRIAL_COLUMNS).where(*where).order_by(TRIALS.c.trial_id)).all()
+    query = select(*TRIAL_COLUMNS).order_by(TRIALS.c.trial_id)
+    if trial_id_greater_than <= -1:
+        return conn.execute(query.where(*where)).all()
+    newer = TRIALS.c.trial_id > trial_id_greater_than
+    if len(included) <= BATCH:
+        ids = or_(newer, TRIALS.c.trial_id.in_(sorted(included))) if included else newer
+        return conn.execute(query.where(*where, ids)).all()
+    # Many unfinished trials (optuna issue 1457): one statement may not bind them all; the newer trials, then the
+    # included ones in batches.
+    listed, rows = sorted(included), conn.execute(query.where(*where, newer)).all()
+    for start in range(0, len(listed), BATCH):
+        rows += conn.execute(query.where(*where, TRIALS.c.trial_id.in_(listed[start:start + BATCH]))).all()
+    return sorted(rows, key=lambda row: row[0])
 
 
 def study_trial_rows(conn: Connection, study_id: int) -> tuple[list[Any], Select]:
@@ -137,7 +166,8 @@ def trial_states(conn: Connection, study_id: int, after: int, unfinished: Sequen
 
 
 def orphan_trial_ids(conn: Connection, study_id: int, cutoff: datetime.datetime) -> list[int]:
-    """Running trials of the study that started before `cutoff` and never recorded a heartbeat."""
+    """Running trials of the study that started before `cutoff` (naive UTC, as stored) and never recorded a
+    heartbeat."""
     no_beat = ~select(HEARTBEATS.c.trial_id).where(HEARTBEATS.c.trial_id == TRIALS.c.trial_id).exists()
     return list(conn.execute(select(TRIALS.c.trial_id).where(
         TRIALS.c.study_id == study_id, TRIALS.c.state == TrialState.RUNNING, TRIALS.c.datetime_start < cutoff,
@@ -165,7 +195,7 @@ def insert_trial(engine: Engine, study_id: int, start: datetime.datetime) -> tup
     """A new RUNNING trial, numbered after the study's trials: the study row is locked (as Optuna does) and the
     trial inserted with its number counted in the same statement. Its (trial_id, number)."""
     count = select(func.count(TRIALS.c.trial_id), literal(study_id), literal(TrialState.RUNNING, TRIALS.c.state.type),
-                   literal(start, DateTime)).where(TRIALS.c.study_id == study_id)
+                   literal(stored_time(start), DateTime)).where(TRIALS.c.study_id == study_id)
     stmt = TRIALS.insert().from_select(["number", "study_id", "state", "datetime_start"], count)
     with engine.begin() as conn:
         if conn.execute(select(STUDIES.c.study_id).where(STUDIES.c.study_id == study_id).with_for_update()).first() \
@@ -182,15 +212,15 @@ def insert_trial(engine: Engine, study_id: int, start: datetime.datetime) -> tup
 def write_trial(conn: Connection, backend: Any, trial_id: int, study_id: int, params: list[tuple[str, float, Any]],
                 user: dict[str, Any], system: dict[str, Any], study_attrs: dict[str, Any],
                 steps: dict[int, tuple[float, bool]], state: TrialState | None, values: Sequence[float] | None,
-                had_values: bool, check: bool = True, beat: bool = False) -> None:
-    """The statements of one write-back, in the open transaction `conn`: the trial must still be running (not
-    looked up when `check` is false and the trial does not end). `steps`: reported value and whether the
-    database already holds that step; `beat`: record a heartbeat too."""
+                complete: datetime.datetime | None, had_values: bool, beat: bool = False) -> None:
+    """The statements of one write-back, in the open transaction `conn`: the trial must still be running (another
+    worker may have failed it). `steps`: reported value and whether the database already holds that step;
+    `state`, `values`, `complete`: how and when the trial ended; `beat`: record a heartbeat too."""
     current = TrialState.RUNNING
     if state is not None:  # the trial ends: its row is locked and changed first, and only while it is running
         ended = conn.execute(update(TRIALS).where(TRIALS.c.trial_id == trial_id, TRIALS.c.state == TrialState.RUNNING)
-                             .values(state=state, datetime_complete=now()))
-    if (state is None and check) or (state is not None and not ended.rowcount):
+                             .values(state=state, datetime_complete=stored_time(complete)))
+    if state is None or not ended.rowcount:
         current = conn.execute(select(TRIALS.c.state).where(TRIALS.c.trial_id == trial_id)).scalar()
     if current is None:
         raise KeyError(f"no trial with id {trial_id}")
@@ -220,6 +250,28 @@ def write_trial(conn: Connection, backend: Any, trial_id: int, study_id: int, pa
                 stored, kind = stored_value(value)
                 rows.append({"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind})
             conn.execute(VALUES.insert(), rows)
+
+
+def insert_finished_trials(engine: Engine, study_id: int, trials: list[Any]) -> None:
+    """Finished trials (FrozenTrials with finite values and reported values) added to a study with a few multi-row
+    INSERTs: for filling a store in benchmarks and tests (Optuna's add_trials commits each trial through the ORM)."""
+    moment = utc_now()
+    with engine.begin() as conn:
+        conn.execute(TRIALS.insert(), [{"number": t.number, "study_id": study_id, "state": t.state,
+                                        "datetime_start": moment, "datetime_complete": moment} for t in trials])
+        ids = dict(conn.execute(select(TRIALS.c.number, TRIALS.c.trial_id).where(TRIALS.c.study_id == study_id)).all())
+        values = [{"trial_id": ids[t.number], "objective": 0, "value": t.value, "value_type": stored_value(t.value)[1]}
+                  for t in trials if t.value is not None]
+        params = [{"trial_id": ids[t.number], "param_name": k, "param_value": t.distributions[k].to_internal_repr(v),
+                   "distribution_json": distributions.distribution_to_json(t.distributions[k])}
+                  for t in trials for k, v in t.params.items()]
+        attrs = [{"trial_id": ids[t.number], "key": k, "value_json": json.dumps(v)}
+                 for t in trials for k, v in t.user_attrs.items()]
+        steps = [{"trial_id": ids[t.number], "step": step, "intermediate_value": v, "intermediate_value_type": FINITE}
+                 for t in trials for step, v in t.intermediate_values.items()]
+        for table, rows in ((VALUES, values), (PARAMS, params), (USER_ATTRS, attrs), (STEPS, steps)):
+            if rows:
+                conn.execute(table.insert(), rows)
 
 
 def _store_steps(conn: Connection, trial_id: int, steps: dict[int, tuple[float, bool]]) -> None:
@@ -319,9 +371,10 @@ _PG_STATES = ("SELECT trial_id, CAST(state AS text) FROM trials "
 
 def pg_write(conn: Any, trial_id: int, study_id: int, params: list[tuple[str, float, Any]],
              user: dict[str, Any], system: dict[str, Any], study_attrs: dict[str, Any], steps: dict[int, float],
-             state: TrialState | None, values: Sequence[float] | None, beat: bool) -> bool:
-    """Store a running trial's pending writes (and, with `state`, its end) in one statement on the direct
-    connection `conn`; False, with nothing stored, when the trial is not running in the database."""
+             state: TrialState | None, values: Sequence[float] | None, beat: bool,
+             complete: datetime.datetime | None = None) -> bool:
+    """Store a running trial's pending writes (and, with `state` and `complete`, its end) in one statement on the
+    direct connection `conn`; False, with nothing stored, when the trial is not running in the database."""
     stored_steps = [stored_step(v) for v in steps.values()]
     stored_values = [stored_value(v) for v in values or []]
     bound = {
@@ -335,7 +388,7 @@ def pg_write(conn: Any, trial_id: int, study_id: int, params: list[tuple[str, fl
         "v_kinds": [kind.name for _, kind in stored_values],
     }
     if state is not None:
-        bound.update(state=state.name, complete=now())
+        bound.update(state=state.name, complete=stored_time(complete or now()))
     return conn.rows(_PG_FLUSH if state is None else _PG_END, bound)[0][0] == 1
 
 
@@ -346,7 +399,8 @@ def pg_insert_trial(conn: Any, study_id: int, start: datetime.datetime) -> tuple
 
     try:
         inserted = conn.pipeline([("BEGIN", None), (_PG_LOCK_STUDY, [study_id]),
-                                  (_PG_INSERT_TRIAL, {"study_id": study_id, "start": start}), ("COMMIT", None)])[2]
+                                  (_PG_INSERT_TRIAL, {"study_id": study_id, "start": stored_time(start)}),
+                                  ("COMMIT", None)])[2]
     except IntegrityError:  # the trial's foreign key: the study was deleted
         raise KeyError(f"No study with study_id {study_id} exists.") from None
     trial_id, number = inserted[0]

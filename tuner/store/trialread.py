@@ -64,8 +64,8 @@ def frozen(row: Any, values: list[float] | None, params: list[tuple[int, str, fl
     """A trial from its schema.TRIAL_COLUMNS row and its rows in the other tables (params as (id, name, value,
     JSON distribution), in the order they were suggested)."""
     trial_id, number, state, start, complete = row
-    return FrozenTrial(number=number, state=state, value=None, values=values, datetime_start=start,
-                       datetime_complete=complete,
+    return FrozenTrial(number=number, state=state, value=None, values=values, datetime_start=schema.local_time(start),
+                       datetime_complete=schema.local_time(complete),
                        params={name: _distribution(dist).to_external_repr(value) for _, name, value, dist in params},
                        distributions={name: _distribution(dist) for _, name, _, dist in params},
                        user_attrs=user_attrs, system_attrs=system_attrs, intermediate_values=steps, trial_id=trial_id)

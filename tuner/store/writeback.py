@@ -22,7 +22,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,9 +57,9 @@ class _Running:
     stored_steps: set[int] = field(default_factory=set)  # reported values the database holds
     on_flush: list[Callable[[], None]] = field(default_factory=list)  # called after the next flush
     flushed_at: float = field(default_factory=time.monotonic)
-    owned_at: float = field(default_factory=time.monotonic)
     flushed_once: bool = False  # the database has seen this process's writes at least once
     beat: bool = False  # a heartbeat waits for the first flush
+    shared: bool = False  # a listing handed `trial` out: the next change works on a copy
 
     def __post_init__(self) -> None:
         self.stored_steps = set(self.trial.intermediate_values)  # a retried trial's template may bring some
@@ -144,8 +144,9 @@ class BufferedStorage(_CachedStorage, TunerStorage):
                 distributions.check_distribution_compatibility(previous, distribution)
             known.setdefault(param_name, distribution)
             running.params.append((param_name, param_value_internal, distribution))
-            running.trial.params[param_name] = distribution.to_external_repr(param_value_internal)
-            running.trial.distributions[param_name] = distribution
+            trial = self._editable(running)
+            trial.params[param_name] = distribution.to_external_repr(param_value_internal)
+            trial.distributions[param_name] = distribution
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         running = self._running.get(trial_id)
@@ -153,7 +154,7 @@ class BufferedStorage(_CachedStorage, TunerStorage):
             return super().set_trial_intermediate_value(trial_id, step, intermediate_value)
         with self._lock:
             running.steps[step] = intermediate_value
-            running.trial.intermediate_values[step] = intermediate_value
+            self._editable(running).intermediate_values[step] = intermediate_value
         if time.monotonic() - running.flushed_at >= FLUSH_SECONDS:
             try:
                 self._write(running)
@@ -170,19 +171,19 @@ class BufferedStorage(_CachedStorage, TunerStorage):
         running = self._running.get(trial_id)
         if running is None:
             return self._backend.set_trial_user_attrs(trial_id, attrs)
-        json.dumps(attrs)  # not JSON-serializable: fail here, as Optuna would, not at the next flush
+        attrs = _as_stored(attrs)  # not JSON-serializable: fails here, as Optuna would, not at the next flush
         with self._lock:
             running.user_attrs.update(attrs)
-            running.trial.user_attrs.update(attrs)
+            self._editable(running).user_attrs.update(attrs)
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         running = self._running.get(trial_id)
         if running is None:
             return super().set_trial_system_attr(trial_id, key, value)
-        json.dumps(value)
+        value = _as_stored(value)
         with self._lock:
             running.system_attrs[key] = value
-            running.trial.system_attrs[key] = value
+            self._editable(running).system_attrs[key] = value
 
     def set_running_study_attrs(self, trial_id: int, attrs: dict[str, Any]) -> bool:
         """Study system attributes that describe a trial running here (its dashboard note), stored with the
@@ -217,6 +218,41 @@ class BufferedStorage(_CachedStorage, TunerStorage):
             return super().get_trial(trial_id)
         with self._lock:
             return copy.deepcopy(running.trial)
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:
+        """Optuna's listing; the trials it hands out are never changed afterwards (a running trial of this
+        process is copied before its next change)."""
+        self._read_trials_from_remote_storage(study_id)
+        with self._lock:
+            trials = self._studies[study_id].trials.values()
+            if states is not None:
+                trials = [t for t in trials if t.state in states]
+            listed = sorted(trials, key=lambda t: t.number)
+            if deepcopy:
+                return copy.deepcopy(listed)
+            self._share(study_id, lambda trial: states is None or trial.state in states)
+            return listed
+
+    def _share(self, study_id: int, listed: Callable[[FrozenTrial], bool]) -> None:
+        """Mark the running trials of this process that a listing of `study_id` hands out (lock held)."""
+        for trial_id, running in self._running.items():
+            if self._trial_id_to_study_id_and_number[trial_id][0] == study_id and listed(running.trial):
+                running.shared = True
+
+    def _editable(self, running: _Running) -> FrozenTrial:
+        """The running trial, to change in place: copied first when a listing has handed it out, so that a list
+        returned earlier never changes under its caller (lock held)."""
+        if running.shared:
+            trial = running.trial
+            copied = copy.copy(trial)
+            copied.params, copied.distributions = dict(trial.params), dict(trial.distributions)
+            copied.user_attrs, copied.system_attrs = dict(trial.user_attrs), dict(trial.system_attrs)
+            copied.intermediate_values = dict(trial.intermediate_values)
+            study_id, number = self._trial_id_to_study_id_and_number[trial._trial_id]
+            self._studies[study_id].trials[number] = running.trial = copied
+            running.shared = False
+        return running.trial
 
     def _read_trials_from_remote_storage(self, study_id: int) -> None:
         """Optuna re-reads every new or unfinished trial, whole, each time a sampler or pruner lists the study.
@@ -262,6 +298,7 @@ class BufferedStorage(_CachedStorage, TunerStorage):
         lists every trial of the study on each call."""
         self._read_trials_from_remote_storage(study_id)
         with self._lock:
+            self._share(study_id, lambda trial: trial.number >= number)
             trials = self._studies[study_id].trials
             try:
                 if len(trials) not in trials:
@@ -320,6 +357,23 @@ class BufferedStorage(_CachedStorage, TunerStorage):
         self._stale_checked[study_id] = now
         return super()._get_stale_trial_ids(study_id)
 
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy for another process: the database's settings, none of this process's trials or connections
+        (the copy reads the study afresh)."""
+        state = super().__getstate__()
+        for key in ("_reader", "_direct"):
+            del state[key]
+        state.update(_running={}, _finished={}, _studies={}, _trial_id_to_study_id_and_number={},
+                     _study_id_and_number_to_trial_id={}, _stale_checked={}, _read_at={})
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._direct = DirectConnection(self.engine) if self.engine.name == "postgresql" else None
+
     # ------------------------------------------------------------------ the writes
 
     def _write(self, running: _Running, state: TrialState | None = None,
@@ -335,15 +389,15 @@ class BufferedStorage(_CachedStorage, TunerStorage):
             beat, running.beat = running.beat and state is None, False
         study_id = self._trial_id_to_study_id_and_number[trial_id][0]
         had_values = running.trial.values is not None
+        complete = schema.now() if state is not None else None  # stored, and kept in memory, alike
         try:
             at_once = self._direct is not None and not had_values
             if not at_once or not schema.pg_write(self._direct, trial_id, study_id, params, user, system, study_attrs,
-                                                  steps, state, values, beat):
+                                                  steps, state, values, beat, complete):
                 with self.engine.begin() as conn:  # elsewhere; or the trial no longer runs, and this says why
                     schema.write_trial(conn, backend, trial_id, study_id, params, user, system, study_attrs,
-                                 {step: (value, step in running.stored_steps) for step, value in steps.items()},
-                                 state, values, had_values=had_values, beat=beat,
-                                 check=at_once or time.monotonic() - running.owned_at > self._safe_seconds())
+                                       {step: (value, step in running.stored_steps) for step, value in steps.items()},
+                                       state, values, complete, had_values=had_values, beat=beat)
         except BaseException:
             with self._lock:  # put them back: a later flush (or the retry of this one) stores them
                 running.params[:0] = params
@@ -357,16 +411,10 @@ class BufferedStorage(_CachedStorage, TunerStorage):
         running.stored_steps.update(steps)
         if state is not None:
             with self._lock:
-                running.trial.state, running.trial.datetime_complete = state, schema.now()
-                running.trial.values = list(values) if values is not None else None
-                self._finished[trial_id] = running.trial
-
-    def _safe_seconds(self) -> float:
-        """How long after it started a trial certainly still runs in the database: other workers fail a running
-        trial only when it has had no heartbeat for the grace period (tuner.store.database), and without heartbeats
-        they never do."""
-        grace = self._backend.grace_period
-        return grace / 2 if grace and self.get_heartbeat_interval() else math.inf
+                trial = self._editable(running)
+                trial.state, trial.datetime_complete = state, complete
+                trial.values = list(values) if values is not None else None
+                self._finished[trial_id] = trial
 
     def _stored_distribution(self, study_id: int, name: str) -> distributions.BaseDistribution | None:
         """The distribution other trials of the study stored for parameter `name` (None if none did)."""
@@ -381,6 +429,12 @@ def _insert_trial(engine: Any, study_id: int, direct: DirectConnection | None = 
     else:
         trial_id, number = schema.insert_trial(engine, study_id, start)
     return _new_trial(trial_id, number, start)
+
+
+def _as_stored(value: Any) -> Any:
+    """`value` as the database gives it back (JSON's round trip: tuples become lists, nothing shared with the
+    caller); a TypeError when it cannot be stored."""
+    return json.loads(json.dumps(value))
 
 
 def _new_trial(trial_id: int, number: int, start: datetime.datetime) -> FrozenTrial:
