@@ -88,7 +88,7 @@ def test_validate_reports_the_data_and_writes_nothing(cli, write_study, workdir:
     write_study("tiny")
     result = cli("validate", "tiny")
     assert result.exit_code == 0
-    assert "ok: iris (classification), 112 train / 38 validation rows, 4 features" in result.output
+    assert "ok: iris (classification), 90 train / 30 validation / 30 test rows, 4 features" in result.output
     assert not (workdir / "tuner.db").exists()
 
 

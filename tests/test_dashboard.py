@@ -100,7 +100,7 @@ def test_trials_carry_width_attributes_and_learning_curves(served) -> None:
 def test_study_note_describes_data_space_and_strategy(served) -> None:
     note = served["detail"]["note"]["body"]
     assert note.startswith("## tiny")
-    for text in ("`iris` (classification, 3 classes)", "train 112 x 4", "validation 38 x 4", "maximize `val_accuracy`",
+    for text in ("`iris` (classification, 3 classes)", "train 90 x 4", "validation 30 x 4", "test 30 x 4", "maximize `val_accuracy`",
                  "| units | 4 .. 32 (log) | yes |", "| l2 | 1e-05 .. 0.01 (log) | no |", "sampler: random (seed 0)",
                  "pruner: median (n_startup_trials 1, n_warmup_steps 0)", "budget: 4 trials"):
         assert text in note, text
@@ -132,7 +132,8 @@ def test_best_model_is_one_downloadable_keras_artifact(served, tmp_path: Path) -
     import keras
 
     model = keras.models.load_model(target)
-    dense = [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert model.get_layer("feature_scaling") is not None  # it takes raw rows
+    dense = [layer.units for layer in model.get_layer("tuner_mlp").layers if isinstance(layer, keras.layers.Dense)]
     assert dense == attrs(best)["units"] + [3]
     assert model.predict(keras.ops.zeros((2, 4)), verbose=0).shape == (2, 3)
 

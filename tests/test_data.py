@@ -19,6 +19,9 @@ def test_bundled_sets_infer_their_task(name: str, task: str, outputs: int) -> No
     data = load_data(DataSpec(bundled=name))
     assert data.task == task and data.n_outputs == outputs
     assert len(data.x_train) + len(data.x_val) == len(data.y_train) + len(data.y_val)
+    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == len(load_data(DataSpec(bundled=name,
+                                                                                           test_split=0)).x_train) + \
+        len(load_data(DataSpec(bundled=name, test_split=0)).x_val)
     assert data.x_train.dtype == np.float32
 
 
@@ -39,7 +42,7 @@ def test_csv_with_text_labels(tmp_path: Path) -> None:
     data = load_data(DataSpec(csv="d.csv", target="colour", features=["a"]), base_dir=tmp_path)
     assert data.task == "classification" and data.classes == ("blue", "red")
     assert data.n_features == 1 and data.feature_names == ("a",)
-    assert len(data.x_val) == 10
+    assert len(data.x_test) == 8 and len(data.x_val) == 8 and len(data.x_train) == 24  # test rows set aside first
 
 
 def test_csv_with_a_numeric_target_is_regression(tmp_path: Path) -> None:
@@ -61,3 +64,18 @@ def test_missing_values_are_refused(tmp_path: Path) -> None:
     (tmp_path / "n.csv").write_text("a,y\n1,0\nnan,1\n2,0\n3,1\n")
     with pytest.raises(DataError, match="missing or infinite"):
         load_data(DataSpec(csv="n.csv", target="y"), base_dir=tmp_path)
+
+
+def test_a_study_stored_before_test_splits_keeps_every_row_for_training(write_study, workdir: Path) -> None:
+    from tuner import record
+    from tuner.run.session import join_session, open_session
+
+    write_study("tiny")
+    url = f"sqlite:///{workdir / 'old.db'}"
+    study = open_session("tiny", storage=url).study
+    assert load_data(DataSpec(bundled="iris")).n_test == 30
+    stored = study.user_attrs[record.SPEC]
+    del stored["data"]["test_split"]  # as studies were stored before the setting existed
+    study.set_user_attr(record.SPEC, stored)
+    joined = join_session("tiny", storage=url)
+    assert joined.data.n_test == 0 and len(joined.data.x_train) + len(joined.data.x_val) == 150

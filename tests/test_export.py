@@ -34,11 +34,16 @@ def test_export_best_reproduces_its_score(cli, write_study, workdir: Path) -> No
     from tuner.data import load_data
     from tuner.spec import DataSpec
 
+    from tuner.training.raw_inputs import raw_rows
+
     model = keras.models.load_model(workdir / "out" / "model.keras")
     data = load_data(DataSpec(bundled="iris", seed=0))
-    accuracy = float(np.mean(np.argmax(model.predict(data.x_val, verbose=0), axis=1) == data.y_val))
+    predicted = np.argmax(model.predict(raw_rows(data.x_val, data), verbose=0), axis=1)  # raw rows in
+    accuracy = float(np.mean(predicted == data.y_val))
     assert accuracy == pytest.approx(record["reproduced"], abs=1e-6)  # the saved file is the retrained model
-    assert model.count_params() == record["n_params"]
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == record["n_params"]
+    assert json.loads((workdir / "out" / "classes.json").read_text()) == list(data.classes)
+    assert record["test"] is not None and record["test_metric"] == "test_accuracy"
 
     card = (workdir / "out" / "MODEL_CARD.md").read_text()
     assert "iris" in card and "val_accuracy" in card and f"{record['n_params']} parameters" in card

@@ -41,10 +41,12 @@ def test_windows_of_a_series_predict_the_next_row() -> None:
     data = load_data(spec, "regression")
     raw = np.genfromtxt(LOAD_CSV, delimiter=",", names=True)
     assert data.shape == (5, 2) and data.n_features == 10
-    assert len(data.x_train) + len(data.x_val) == len(raw) - 5
-    # the latest windows are the validation set; a window's rows are the 5 hours before its target
-    assert data.y_val[-1] == pytest.approx(raw["load"][-1])
-    assert data.x_val[-1].reshape(5, 2)[:, 1] == pytest.approx(raw["load"][-6:-1])
+    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == len(raw) - 5
+    # the latest windows are the test set, the ones before them validation; a window's rows are the 5 hours
+    # before its target
+    assert data.y_test[-1] == pytest.approx(raw["load"][-1])
+    assert data.x_test[-1].reshape(5, 2)[:, 1] == pytest.approx(raw["load"][-6:-1])
+    assert data.y_val[-1] == pytest.approx(raw["load"][-1 - len(data.x_test)])
 
 
 def test_a_family_without_a_matching_shape_is_refused(cli, write_study) -> None:

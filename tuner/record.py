@@ -54,6 +54,12 @@ def val_key(base: str) -> str:
     return f"val_{base}"
 
 
+def test_key(base: str) -> str:
+    """The attribute holding the trained model's metric on the test rows (`test_accuracy`): recorded, never used
+    to prune or choose."""
+    return f"test_{base}"
+
+
 # --------------------------------------------------------------------------------------------- parameter names
 N_LAYERS = "n_layers"
 PER_LAYER_FIELDS = ("units", "dropout", "l2")  # may be sampled for each layer or shared by all

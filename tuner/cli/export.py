@@ -39,7 +39,8 @@ def export(
         err_console.print(f"retraining trial {trial if trial is not None else '(best)'} of {name}...",
                           highlight=False)
         done = exporting.export_model(study, out, trial)
+        test = f", test {done.test:.4f}" if done.test is not None else ""
         console.print(f"trial {done.trial}: {done.metric} {done.recorded:.4f} in the study, {done.reproduced:.4f} "
-                      f"retrained; {done.n_params} parameters", highlight=False)
+                      f"retrained{test}; {done.n_params} parameters", highlight=False)
         for path in done.files:
             console.print(f"  {path}", highlight=False)

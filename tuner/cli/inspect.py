@@ -88,7 +88,8 @@ def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = F
     console.print(f"trials {view['trials']}: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, "
                   f"{c['running']} running; budget {definition.spec.budget.trials or '-'}" + _infeasible(c),
                   highlight=False)
-    console.print(f"objective {view['metric']} ({view['direction']}); best {fmt(view['best_value'])} "
+    in_units = f" in {view['units']}" if view["units"] else ""
+    console.print(f"objective {view['metric']} ({view['direction']}{in_units}); best {fmt(view['best_value'])} "
                   f"(trial {fmt(view['best_trial'])})", highlight=False)
     table = Table("trial", "state", "value", "units", "params", "epochs", "seconds", "note")
     for t in outline.whole(study, trials[-15:]):
@@ -153,7 +154,7 @@ def print_pareto(study: Any, as_json: bool = False) -> None:
 
 
 def print_best(study: Any) -> None:
-    from tuner.views.summary import best_trial_whole, trial_view
+    from tuner.views.summary import best_trial_whole, metric_units, trial_view
 
     if len(study.directions) > 1:
         print_pareto(study)
@@ -165,9 +166,15 @@ def print_best(study: Any) -> None:
     view = trial_view(trial)
     attrs = view["attrs"]
     metric = study.user_attrs.get(record.METRIC, "value")
+    in_units = f", in {metric_units(study)}" if metric_units(study) else ""
     units = attrs.get(record.UNITS, [])
-    console.print(f"best {metric} {trial.value:.4f} (trial {trial.number}): {len(units)} layer(s) {units}, "
+    console.print(f"best {metric} {trial.value:.4f} (trial {trial.number}{in_units}): {len(units)} layer(s) {units}, "
                   f"{attrs.get(record.N_PARAMS)} parameters, {attrs.get(record.EPOCHS_RUN)} epochs", highlight=False)
+    test = record.test_key(metric.removeprefix("val_"))
+    if test in attrs:
+        rows = study.user_attrs.get(record.DATA, {}).get("test", ["?"])[0]
+        console.print(f"{test} {attrs[test]:.4f} on the {rows} test rows (no trial trained, was pruned or was chosen "
+                      f"on them)", highlight=False)
     console.print("params " + ", ".join(f"{k}={fmt(v)}" for k, v in view["params"].items()), highlight=False)
     table = Table("layer", "units", "params", "dropout", "L2", title="architecture")
     for row in view["architecture"]:

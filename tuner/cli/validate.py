@@ -21,7 +21,8 @@ def validate(study: Annotated[str, typer.Argument(help="Study name (studies/NAME
     path = find_study_file(study)
     spec, data, metric = check(path)
     d = data.describe()
-    console.print(f"{path}: ok: {d['name']} ({d['task']}), {d['train'][0]} train / {d['validation'][0]} validation "
-                  f"rows, {d['features']} features; {spec.space.layers.bounds()[0]:g}-{spec.space.max_layers} "
+    test = f" / {d['test'][0]} test" if d.get("test") else ""
+    console.print(f"{path}: ok: {d['name']} ({d['task']}), {d['train'][0]} train / {d['validation'][0]} validation"
+                  f"{test} rows, {d['features']} features; {spec.space.layers.bounds()[0]:g}-{spec.space.max_layers} "
                   f"layers; {metric.name} ({metric.direction}); sampler {spec.sampler.name}, pruner "
                   f"{spec.pruner.name}, budget {spec.budget.trials} trials", highlight=False)

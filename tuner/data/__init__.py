@@ -16,6 +16,7 @@ from tuner.errors import DataError
 from tuner.spec import DataSpec
 
 __all__ = ["MAX_CLASSES", "Dataset", "load_data", "resolve"]
+BUNDLED_TARGETS = {"diabetes": "disease progression"}  # what the bundled regression set predicts
 
 
 def load_data(spec: DataSpec, task: str | None = None, base_dir: str | Path = ".") -> Dataset:
@@ -33,5 +34,6 @@ def _cached(spec_json: str, task: str | None, base_dir: str) -> Dataset:
         raise DataError(f"data {name}: features hold missing or infinite values; fill or drop those rows")
     x, y, shape = shaped(spec, name, x, y)
     task = task or infer_task(y)
-    dataset = split(spec, name, task, x, y, features)
+    target = spec.target if spec.csv else spec.y_key if spec.npz else BUNDLED_TARGETS.get(spec.bundled, "target")
+    dataset = split(spec, name, task, x, y, features, target)
     return dataclasses.replace(dataset, shape=shape) if shape else dataset

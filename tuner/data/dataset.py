@@ -1,4 +1,6 @@
-"""A study's data, ready for Keras: train and validation arrays, the task, the class names and feature names."""
+"""A study's data, ready for Keras: train, validation and test arrays, the task, the class names, the input
+columns, and what was fitted on the training rows (feature scaling, the target's standardization), so that results
+can be given in the target's own units and an exported model can take raw inputs."""
 
 from __future__ import annotations
 
@@ -8,8 +10,28 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class Scaling:
+    """Features as the model sees them: (raw - center) / spread, per input column, fitted on the training rows."""
+
+    center: np.ndarray
+    spread: np.ndarray
+
+
+@dataclass(frozen=True)
+class TargetScaling:
+    """A regression target as the model is trained on it: (raw - mean) / std; metrics are given back in raw units."""
+
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """Train and validation arrays, ready for Keras (float32 features; int labels or float32 targets)."""
+    """Train, validation and test arrays, ready for Keras (float32 features; int labels or float32 targets).
+
+    The test rows were set aside before the train/validation split: no trial trains, is pruned or is chosen on
+    them; they are empty when the study sets no test split.
+    """
 
     name: str
     task: str
@@ -20,6 +42,11 @@ class Dataset:
     classes: tuple[str, ...]
     feature_names: tuple[str, ...]
     shape: tuple[int, ...] | None = None  # each row's shape for image or sequence models; rows stay flat
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    scaling: Scaling | None = None  # None: features are used as they are
+    target_scaling: TargetScaling | None = None  # None: the target is used as it is
+    target: str = "target"  # the name of what is predicted (a CSV's column)
 
     @property
     def n_features(self) -> int:
@@ -29,8 +56,26 @@ class Dataset:
     def n_outputs(self) -> int:
         return len(self.classes) if self.task == "classification" else 1
 
+    @property
+    def input_columns(self) -> list[str]:
+        """What each value of a raw input row is, in order (a window of a series: every column at every step,
+        oldest step first)."""
+        names = list(self.feature_names)
+        if len(names) == self.n_features:
+            return names
+        if self.shape and len(self.shape) == 2 and len(names) == self.shape[1]:
+            steps = self.shape[0]
+            return [f"{name} at t-{steps - step}" for step in range(steps) for name in names]
+        return [f"x{i}" for i in range(self.n_features)]
+
+    @property
+    def n_test(self) -> int:
+        return 0 if self.x_test is None else len(self.x_test)
+
     def describe(self) -> dict:
         return {"name": self.name, "task": self.task, "train": list(self.x_train.shape),
                 "validation": list(self.x_val.shape), "features": self.n_features,
                 "classes": len(self.classes) if self.task == "classification" else None,
-                **({"shape": list(self.shape)} if self.shape else {})}
+                **({"shape": list(self.shape)} if self.shape else {}),
+                **({"test": list(self.x_test.shape)} if self.n_test else {}),
+                **({"target": self.target} if self.task == "regression" else {})}

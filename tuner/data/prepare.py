@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tuner.data.dataset import Dataset
+from tuner.data.dataset import Dataset, Scaling, TargetScaling
 from tuner.errors import DataError
 from tuner.spec import DataSpec
 
@@ -38,7 +38,10 @@ def infer_task(y: np.ndarray) -> str:
     return "classification" if whole and len(np.unique(y)) <= MAX_CLASSES else "regression"
 
 
-def split(spec: DataSpec, name: str, task: str, x: np.ndarray, y: np.ndarray, features: list[str]) -> Dataset:
+def split(spec: DataSpec, name: str, task: str, x: np.ndarray, y: np.ndarray, features: list[str],
+          target: str = "target") -> Dataset:
+    """Test rows set aside first (the latest ones for a series), then the rest split into training and validation
+    rows (stratified for classification); scaling fitted on the training rows only."""
     from sklearn.model_selection import train_test_split
 
     classes: tuple[str, ...] = ()
@@ -52,29 +55,48 @@ def split(spec: DataSpec, name: str, task: str, x: np.ndarray, y: np.ndarray, fe
         y = y.astype("int32")
     elif not np.issubdtype(y.dtype, np.number):
         raise DataError(f"data {name}: task is regression but the target is not numeric")
-    stratify = y if task == "classification" and spec.stratify and np.bincount(y).min() >= 2 else None
-    if spec.window:  # a time series: validate on the latest windows, never on windows mixed into training
-        stratify = None
-    try:
-        x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=spec.validation_split, random_state=spec.seed,
-                                                  stratify=stratify, shuffle=not spec.window)
-    except ValueError as exc:
-        raise DataError(f"data {name}: cannot split {len(x)} rows for validation ({exc}); add rows") from None
-    x_tr, x_va = _scale(spec.scale, x_tr, x_va)
+
+    def cut(x: np.ndarray, y: np.ndarray, share: float, what: str) -> tuple[np.ndarray, ...]:
+        stratify = y if task == "classification" and spec.stratify and np.bincount(y).min() >= 2 else None
+        if spec.window:  # a time series: hold out the latest windows, never windows mixed into training
+            stratify = None
+        try:
+            return train_test_split(x, y, test_size=share, random_state=spec.seed, stratify=stratify,
+                                    shuffle=not spec.window)
+        except ValueError as exc:
+            raise DataError(f"data {name}: cannot split {len(x)} rows for {what} ({exc}); add rows") from None
+
+    x_test = y_test = None
+    if spec.test_split:
+        x, x_test, y, y_test = cut(x, y, spec.test_split, "testing")
+    x_tr, x_va, y_tr, y_va = cut(x, y, spec.validation_split, "validation")
+    scaling = _scaling(spec.scale, x_tr)
+    x_tr, x_va = _scaled(x_tr, scaling), _scaled(x_va, scaling)
+    x_test = None if x_test is None else _scaled(x_test, scaling)
+    target_scaling = None
     if task == "regression":
-        y_tr, y_va = y_tr.astype("float32"), y_va.astype("float32")
         if spec.scale_target:
-            mean, std = y_tr.mean(), y_tr.std() or 1.0
-            y_tr, y_va = (y_tr - mean) / std, (y_va - mean) / std
-    return Dataset(name, task, x_tr.astype("float32"), y_tr, x_va.astype("float32"), y_va, classes, tuple(features))
+            target_scaling = TargetScaling(float(y_tr.mean()), float(y_tr.std()) or 1.0)
+        y_tr, y_va = _standardized(y_tr, target_scaling), _standardized(y_va, target_scaling)
+        y_test = None if y_test is None else _standardized(y_test, target_scaling)
+    return Dataset(name, task, x_tr, y_tr, x_va, y_va, classes, tuple(features), x_test=x_test, y_test=y_test,
+                   scaling=scaling, target_scaling=target_scaling, target=target)
 
 
-def _scale(kind: str, x_tr: np.ndarray, x_va: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scaling(kind: str, x_tr: np.ndarray) -> Scaling | None:
     if kind == "none":
-        return x_tr, x_va
+        return None
     if kind == "standard":
         center, spread = x_tr.mean(axis=0), x_tr.std(axis=0)
     else:
         center, spread = x_tr.min(axis=0), x_tr.max(axis=0) - x_tr.min(axis=0)
-    spread = np.where(spread == 0, 1.0, spread)
-    return (x_tr - center) / spread, (x_va - center) / spread
+    return Scaling(center, np.where(spread == 0, 1.0, spread))
+
+
+def _scaled(x: np.ndarray, scaling: Scaling | None) -> np.ndarray:
+    return (x if scaling is None else (x - scaling.center) / scaling.spread).astype("float32")
+
+
+def _standardized(y: np.ndarray, scaling: TargetScaling | None) -> np.ndarray:
+    y = y.astype("float32")
+    return y if scaling is None else ((y - scaling.mean) / scaling.std).astype("float32")

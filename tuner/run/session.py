@@ -140,8 +140,11 @@ def join_session(name: str, *, storage: str | None = None, data_dir: str | Path 
 def _session(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, seed: int | None, url: str,
              artifacts: str | Path | None) -> Session:
     """A session whose objective keeps the trial notes and the best model current."""
+    from tuner.training.raw_inputs import raw_inputs
+
     folder = resolve_dir(artifacts, url)
-    objective = Objective(spec, data, metric, seed=seed or 0, watch=TrialWatch(BestModelKeeper(folder, metric)))
+    keeper = BestModelKeeper(folder, metric, prepare=lambda model: raw_inputs(model, data))  # it takes raw rows
+    objective = Objective(spec, data, metric, seed=seed or 0, watch=TrialWatch(keeper))
     return Session(study, spec, data, metric, objective, url, folder)
 
 

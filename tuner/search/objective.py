@@ -54,7 +54,7 @@ class Objective:
             trial.set_user_attr(record.TRAIN_SECONDS, _since(start))
             raise
         value, results = self._results(history)
-        set_user_attrs(trial, {**results, record.TRAIN_SECONDS: _since(start)})
+        set_user_attrs(trial, {**results, **self._tested, record.TRAIN_SECONDS: _since(start)})
         return multiobjective.values(self.spec, value, n_params, trial.user_attrs.get(record.LATENCY))
 
     def _train(self, trial: optuna.Trial, hp: record.Hyperparams, seed: int,
@@ -65,7 +65,7 @@ class Objective:
         import keras
         import tensorflow as tf
 
-        from tuner.training.fit import fit
+        from tuner.training.fit import fit, test_scores
         from tuner.training.model import build_model
 
         start_trial(seed)
@@ -86,6 +86,9 @@ class Objective:
         if "latency" in self.spec.objectives:
             trial.set_user_attr(record.LATENCY, multiobjective.measure_latency(model, self.data.x_val))
         _check_finite(history)
+        base = self.metric.base  # the trained model on the test rows: recorded, never used to prune or choose
+        self._tested = {key: value for key, value in test_scores(model, self.data, hp).items()
+                        if key == record.test_key(base)}
         if self.watch is not None:
             self.watch.trained(trial, model, history)
         return history

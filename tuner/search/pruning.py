@@ -113,6 +113,8 @@ def _keras_callbacks() -> tuple[type, type]:
             value = float((logs or {}).get(self.metric.name, float("nan")))
             self.curve.append(value)
             self.trial.set_user_attr(record.CURVE, self.curve)
+            # the learning curve the dashboard draws (trial.report refuses studies with several objectives)
+            self.trial.storage.set_trial_intermediate_value(self.trial._trial_id, epoch, value)
             if self.settings and should_prune(value, epoch, self.n_params, self.others, self.metric, self.settings):
                 raise optuna.TrialPruned(f"epoch {epoch}: {self.metric.name} {value:.4g} is worse than the median "
                                          f"of no larger models")

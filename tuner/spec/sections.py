@@ -67,7 +67,8 @@ class DataSpec(Strict):
     features: list[str] | None = None
     x_key: str = "x"
     y_key: str = "y"
-    validation_split: float = Field(0.25, gt=0, lt=1)
+    validation_split: float = Field(0.25, gt=0, lt=1)  # of the rows left after the test split
+    test_split: float = Field(0.2, ge=0, lt=1)  # set aside first: never trained, pruned or chosen on
     seed: int = 0
     scale: Literal["standard", "minmax", "none"] = "standard"
     scale_target: bool = True

@@ -44,9 +44,17 @@ def definition(study: optuna.Study) -> Definition:
     attrs = study.user_attrs
     if record.SPEC not in attrs:
         raise StudyNotFound(f"study {study.study_name!r} was not created by tuner (it has no stored definition)")
-    return Definition(spec=parse_spec(attrs[record.SPEC], f"study {study.study_name} (stored)"),
+    return Definition(spec=parse_spec(_as_created(attrs[record.SPEC]), f"study {study.study_name} (stored)"),
                       base_dir=Path(attrs.get(record.BASE_DIR, ".")), data=attrs.get(record.DATA, {}),
                       metric=attrs.get(record.METRIC, ""))
+
+
+def _as_created(stored: Any) -> Any:
+    """A stored definition with the settings added since it was stored, at the values that reproduce what the
+    study was created with: studies stored before `data.test_split` kept every row for training and validation."""
+    if isinstance(stored, dict) and isinstance(stored.get("data"), dict) and "test_split" not in stored["data"]:
+        stored = {**stored, "data": {**stored["data"], "test_split": 0.0}}
+    return stored
 
 
 def create_or_resume(storage: BaseStorage, name: str, spec: StudySpec, base_dir: Path, data: dict[str, Any],

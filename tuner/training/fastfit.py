@@ -90,7 +90,7 @@ def _fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: lis
     import tensorflow as tf
 
     graph = _graph(how)
-    x_train, y_train, x_val, y_val = _device_data(data)
+    x_train, y_train, x_val, y_val, *_ = _device_data(data)
     graph.load(model.trainable_variables)
     l2 = tf.constant([layer.l2 for layer in hp.layers] + [0.0], tf.float32)
     dropout = tf.constant([layer.dropout for layer in hp.layers], tf.float32)
@@ -100,9 +100,11 @@ def _fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: lis
     n_batches = -(-len(data.x_train) // hp.batch_size)
     _, metric = loss_and_metric(data.task)
 
-    calls = keras.callbacks.CallbackList(callbacks, model=model, epochs=epochs, steps=n_batches, verbose=0)
+    recorded = keras.callbacks.History()  # the last callback: it records the logs as the others left them
+    calls = keras.callbacks.CallbackList([*callbacks, recorded], model=model, epochs=epochs, steps=n_batches,
+                                         verbose=0)
     model.stop_training = False
-    history: dict[str, list[float]] = {}
+    logs: dict[str, float] = {}
     try:
         calls.on_train_begin()
         for epoch in range(epochs):
@@ -113,15 +115,26 @@ def _fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: lis
             logs = {"loss": float(loss), metric: float(score), "val_loss": float(val_loss),
                     f"val_{metric}": float(val_score)}
             calls.on_train_batch_end(n_batches - 1, {"loss": logs["loss"], metric: logs[metric]})
-            for name, value in logs.items():
-                history.setdefault(name, []).append(value)
             calls.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
-        calls.on_train_end(logs=logs if history else None)
+        calls.on_train_end(logs=logs or None)
     finally:
         graph.store(model, step, how)
-    return history
+    return {name: [float(v) for v in values] for name, values in recorded.history.items()}
+
+
+def evaluate(model: Any, data: Dataset, hp: Hyperparams, how: Plan) -> dict[str, float]:
+    """The model's loss and metric on the test rows, with the traced validation step (no new trace)."""
+    import tensorflow as tf
+
+    with _lock:
+        graph = _graph(how)
+        *_, x_test, y_test = _device_data(data)
+        graph.load(model.trainable_variables)
+        loss, score = graph.validate(x_test, y_test, tf.constant([layer.l2 for layer in hp.layers] + [0.0],
+                                                                 tf.float32))
+    return {"loss": float(loss), loss_and_metric(data.task)[1]: float(score)}
 
 
 def _device_data(data: Dataset) -> tuple[Any, ...]:
@@ -133,8 +146,9 @@ def _device_data(data: Dataset) -> tuple[Any, ...]:
         if len(_tensors) >= 4:
             _tensors.clear()
         shape = (-1,) if data.task == "classification" else (-1, 1)
+        test = (tf.constant(data.x_test), tf.constant(data.y_test.reshape(shape))) if data.n_test else (None, None)
         _tensors[key] = (data, tf.constant(data.x_train), tf.constant(data.y_train.reshape(shape)),
-                         tf.constant(data.x_val), tf.constant(data.y_val.reshape(shape)))
+                         tf.constant(data.x_val), tf.constant(data.y_val.reshape(shape)), *test)
     return _tensors[key][1:]
 
 

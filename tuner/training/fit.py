@@ -1,7 +1,13 @@
-"""Training: fit one model on the study's data, with callbacks, and return its per-epoch history."""
+"""Training: fit one model on the study's data, with callbacks, and return its per-epoch history.
+
+A regression target standardized for training is given back in its own units: every epoch's mean absolute error
+(training and validation) is multiplied by the target's standard deviation before any callback, the pruner or the
+history sees it. The loss stays the training loss (on the standardized target, with the L2 penalty).
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from tuner.data import Dataset
@@ -20,8 +26,25 @@ def fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list
 
         how = fastfit.plan(model, hp, data.task)
         if how is not None:
-            return fastfit.fit(model, data, hp, epochs, callbacks, seed, how)
+            return fastfit.fit(model, data, hp, epochs, [*_in_units(data), *callbacks], seed, how)
     return fit_keras(model, data, hp, epochs, callbacks, seed)
+
+
+def test_scores(model: Any, data: Dataset, hp: Hyperparams) -> dict[str, float]:
+    """The trained model's loss and metric on the test rows, as `test_loss` and `test_<metric>` (MAE in the
+    target's units); nothing without test rows. Nothing before this looked at them."""
+    if not data.n_test:
+        return {}
+    from tuner.training import fastfit
+
+    how = fastfit.plan(model, hp, data.task)
+    if how is not None:
+        scores = fastfit.evaluate(model, data, hp, how)
+    else:
+        scores = model.evaluate(data.x_test, data.y_test, batch_size=max(256, hp.batch_size), verbose=0,
+                                return_dict=True)
+    std = data.target_scaling.std if data.target_scaling is not None else 1.0
+    return {f"test_{key}": float(value) * (std if key in UNIT_METRICS else 1.0) for key, value in scores.items()}
 
 
 def fit_keras(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list[Any],
@@ -31,5 +54,32 @@ def fit_keras(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks
 
     tf.random.set_seed(seed)
     history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
-                        batch_size=hp.batch_size, verbose=0, callbacks=callbacks, shuffle=True)
+                        batch_size=hp.batch_size, verbose=0, callbacks=[*_in_units(data), *callbacks], shuffle=True)
     return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+UNIT_METRICS = ("mae", "val_mae")  # metrics linear in the target: multiplied by its standard deviation
+
+
+def _in_units(data: Dataset) -> list[Any]:
+    """The callback that gives a standardized target's metrics back in its units (first of all callbacks)."""
+    return [] if data.target_scaling is None else [_target_units()(data.target_scaling.std)]
+
+
+@functools.cache
+def _target_units() -> type:
+    import keras
+
+    class TargetUnits(keras.callbacks.Callback):
+        """Epoch logs in the target's own units (the first callback: every other one sees them so)."""
+
+        def __init__(self, std: float) -> None:
+            super().__init__()
+            self.std = std
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            for key in UNIT_METRICS:
+                if logs is not None and key in logs:
+                    logs[key] = float(logs[key]) * self.std
+
+    return TargetUnits

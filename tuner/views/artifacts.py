@@ -12,6 +12,7 @@ import tempfile
 import uuid
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -65,8 +66,9 @@ def best_model_info(study: optuna.Study) -> dict[str, Any] | None:
 class BestModelKeeper:
     """Saves a trial's trained model as the study's best-model artifact when its value beats the study's best."""
 
-    def __init__(self, folder: Path, metric: Metric) -> None:
-        self.folder, self.metric = folder, metric
+    def __init__(self, folder: Path, metric: Metric,
+                 prepare: Callable[[keras.Model], keras.Model] | None = None) -> None:
+        self.folder, self.metric, self.prepare = folder, metric, prepare  # prepare: the model as it is kept
         self.store = open_store(folder)
 
     def beats_best(self, study: optuna.Study, value: float) -> bool:
@@ -100,7 +102,7 @@ class BestModelKeeper:
         """Save to a temporary name in the store, then rename over the old model so a download never sees half."""
         with tempfile.TemporaryDirectory(dir=self.folder, prefix=".saving-") as tmp:
             path = Path(tmp) / "model.keras"
-            model.save(path)
+            (model if self.prepare is None else self.prepare(model)).save(path)
             staged = f"{artifact_id}.{uuid.uuid4().hex}.partial"
             with path.open("rb") as handle:
                 self.store.write(staged, handle)

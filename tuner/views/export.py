@@ -1,5 +1,6 @@
-"""Export: the best (or a chosen) trial retrained with its recorded seed and saved as a model, its
-hyperparameters and a model card; or the trial table as CSV. Reads the store; imports Keras only to retrain.
+"""Export: the best (or a chosen) trial retrained with its recorded seed and saved as a model that takes raw
+inputs, its hyperparameters and a model card; or the trial table as CSV. Reads the store; imports Keras only to
+retrain.
 
 The trial's score is the metric at its best epoch, so the export trains `best_epoch + 1` epochs from the same seed
 and saves the model as it is after that epoch; the score it reaches is written beside the recorded one.
@@ -18,10 +19,12 @@ from optuna.trial import FrozenTrial, TrialState
 from tuner import record
 from tuner.errors import TunerError
 from tuner.store import outline, studies
+from tuner.views.summary import units
 
 MODEL_FILE = "model.keras"
 PARAMS_FILE = "hyperparams.json"
 CARD_FILE = "MODEL_CARD.md"
+CLASSES_FILE = "classes.json"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Exported:
     reproduced: float
     n_params: int
     files: tuple[Path, ...]
+    test: float | None = None  # the retrained model's metric on the test rows
 
 
 def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
@@ -56,13 +60,15 @@ def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
 
 
 def export_model(study: optuna.Study, out: Path, number: int | None = None) -> Exported:
-    """Retrain one trial with its seed and write model.keras, hyperparams.json and MODEL_CARD.md into `out`."""
+    """Retrain one trial with its seed and write into `out`: model.keras (taking raw input rows, predicting in the
+    target's units), classes.json (classification), hyperparams.json and MODEL_CARD.md."""
     from tuner.data import load_data
     from tuner.search import space
     from tuner.search.metric import resolve_metric
     from tuner.training.backend import load_keras, start_trial
-    from tuner.training.fit import fit
+    from tuner.training.fit import fit, test_scores
     from tuner.training.model import architecture, build_model
+    from tuner.training.raw_inputs import raw_inputs, raw_rows
 
     definition = studies.definition(study)
     spec = definition.spec
@@ -78,39 +84,61 @@ def export_model(study: optuna.Study, out: Path, number: int | None = None) -> E
     model = build_model(hp, data.n_features, data.n_outputs, data.task, spec.training.optimizer, data.shape)
     history = fit(model, data, hp, epochs, [], seed=seed)
     reproduced = history[metric.name][-1]
-    model.save(out / MODEL_FILE)
+    tested = test_scores(model, data, hp).get(record.test_key(metric.base))
+    raw_inputs(model, data).save(out / MODEL_FILE)
+    files = [out / MODEL_FILE]
+    if data.task == "classification":
+        (out / CLASSES_FILE).write_text(json.dumps(list(data.classes)) + "\n")
+        files.append(out / CLASSES_FILE)
 
     rows = architecture(hp, data.n_features, data.n_outputs, data.shape)
     n_params = record.total_params(rows)
     recorded = trial.values[0]
     card = {"study": study.study_name, "trial": trial.number, "seed": seed, "epochs": epochs,
             "metric": metric.name, "direction": metric.direction, "recorded": recorded,
-            "reproduced": reproduced, "n_params": n_params, "params": trial.params,
-            "hyperparams": hp.to_dict(), "data": data.describe(), "classes": list(data.classes)}
+            "reproduced": reproduced, "test_metric": record.test_key(metric.base), "test": tested,
+            "units": units(data.task, metric.base, data.target), "n_params": n_params, "params": trial.params,
+            "hyperparams": hp.to_dict(), "data": data.describe(), "classes": list(data.classes),
+            "inputs": data.input_columns, "example": [float(v) for v in raw_rows(data.x_val[:1], data)[0]]}
     (out / PARAMS_FILE).write_text(json.dumps(card, indent=2) + "\n")
     (out / CARD_FILE).write_text(model_card(card, rows, spec.description))
-    return Exported(trial.number, metric.name, recorded, reproduced, n_params,
-                    (out / MODEL_FILE, out / PARAMS_FILE, out / CARD_FILE))
+    files += [out / PARAMS_FILE, out / CARD_FILE]
+    return Exported(trial.number, metric.name, recorded, reproduced, n_params, tuple(files), tested)
 
 
 def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: str) -> str:
     d = card["data"]
+    in_units = f" (in {card['units']})" if card["units"] else ""
+    test = (f"- {card['test_metric']}: {card['test']:.4f} on {d['test'][0]} test rows that no trial trained, was "
+            f"pruned or was chosen on" if card["test"] is not None else "- no test rows (data.test_split: 0)")
     lines = [f"# {card['study']}, trial {card['trial']}", "", description or "", "",
              "## Data", "",
              f"- set: {d['name']} ({d['task']}), {d['train'][0]} training / {d['validation'][0]} validation rows, "
              f"{d['features']} features" + (f" shaped {d['shape']}" if d.get("shape") else ""),
-             f"- classes: {len(card['classes'])}" if card["classes"] else "- target: one number",
+             f"- classes: {len(card['classes'])}, names in `{CLASSES_FILE}` in the order of the model's outputs"
+             if card["classes"] else f"- target: {d.get('target', 'one number')}, predicted in its own units",
              "", "## Metric", "",
-             f"- {card['metric']} ({card['direction']}): {card['recorded']:.4f} in the study, "
-             f"{card['reproduced']:.4f} retrained here (seed {card['seed']}, {card['epochs']} epochs)",
+             f"- {card['metric']} ({card['direction']}){in_units}: {card['recorded']:.4f} in the study, "
+             f"{card['reproduced']:.4f} retrained here (seed {card['seed']}, {card['epochs']} epochs)", test,
              "", "## Architecture", "",
              f"{card['hyperparams']['family']} layers, activation {card['hyperparams']['activation']}, "
              f"learning rate {card['hyperparams']['learning_rate']:g}, batch size "
              f"{card['hyperparams']['batch_size']}; **{card['n_params']} parameters**", "",
              "| layer | units | parameters | dropout | L2 |", "|---|---|---|---|---|"]
     lines += [f"| {r['layer']} | {r['units']} | {r['params']} | {r['dropout']:g} | {r['l2']:g} |" for r in rows]
-    lines += ["", f"Load it with `keras.models.load_model(\"{MODEL_FILE}\")`; inputs are the scaled feature rows "
-              f"the study trained on (see `{PARAMS_FILE}`).", ""]
+    lines += ["", "## Use", "",
+              f"`{MODEL_FILE}` takes raw input rows, as in the data the study was tuned on (the scaling fitted on the "
+              f"training rows is its first layer), {len(card['inputs'])} values a row, in this order:", "",
+              ", ".join(f"`{name}`" for name in card["inputs"]), "", "```python"]
+    row = ", ".join(f"{v:.6g}" for v in card["example"])
+    if card["classes"]:
+        lines += ["import json, keras, numpy as np",
+                  f"model, classes = keras.models.load_model(\"{MODEL_FILE}\"), json.load(open(\"{CLASSES_FILE}\"))",
+                  f"print(classes[int(np.argmax(model.predict(np.array([[{row}]]), verbose=0)[0]))])"]
+    else:
+        lines += ["import keras, numpy as np", f"model = keras.models.load_model(\"{MODEL_FILE}\")",
+                  f"print(float(model.predict(np.array([[{row}]]), verbose=0)[0, 0]))  # {d.get('target', '')}"]
+    lines += ["```", ""]
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ import optuna
 from tuner.record import Hyperparams, Metric, total_params
 from tuner.spec import StudySpec
 from tuner.store import of
+from tuner.views.summary import units
 
 
 def study_note(spec: StudySpec, data: dict[str, Any], metric: Metric, name: str) -> str:
@@ -19,9 +20,12 @@ def study_note(spec: StudySpec, data: dict[str, Any], metric: Metric, name: str)
         lines += [spec.description, ""]
     lines += [
         f"**Data** `{data.get('name')}` ({data.get('task')}{classes}): train {_shape(data.get('train'))}, "
-        f"validation {_shape(data.get('validation'))}, {data.get('features')} features.",
+        f"validation {_shape(data.get('validation'))}, "
+        + (f"test {_shape(data['test'])} (never trained, pruned or chosen on), " if data.get("test") else "")
+        + f"{data.get('features')} features.",
         "",
-        f"**Objective** {metric.direction} `{metric.name}` (best epoch of each trial).",
+        f"**Objective** {metric.direction} `{metric.name}` (best epoch of each trial)"
+        + (f", in {unit}." if (unit := units(data.get("task"), metric.name, data.get("target"))) else "."),
         "",
         "### Search space",
         "",

@@ -20,7 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner import record
 from tuner.views.format import fmt
-from tuner.views.summary import Counts, best_trial
+from tuner.views.summary import Counts, best_trial, metric_units
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -187,9 +187,14 @@ def _html(study: optuna.Study, ctx: Context, images: dict[str, str], scores: dic
           rows: list[dict[str, Any]]) -> str:
     counts, best = Counts.of(ctx.trials), best_trial(study, ctx.trials)
     data = study.user_attrs.get(record.DATA, {})
-    best_line = (f"best {html.escape(ctx.metric)} <b>{best.value:.4g}</b> (trial {best.number}, units "
-                 f"{best.user_attrs.get(record.UNITS)}, {best.user_attrs.get(record.N_PARAMS)} parameters)" if best
-                 else "no complete trial yet")
+    unit = metric_units(study)
+    test = record.test_key(ctx.base)
+    best_line = (f"best {html.escape(ctx.metric)} <b>{best.value:.4g}</b>"
+                 + (f" {html.escape(unit)}" if unit else "")
+                 + (f", {test} <b>{best.user_attrs[test]:.4g}</b> on the test rows no trial was chosen on"
+                    if best and test in best.user_attrs else "")
+                 + f" (trial {best.number}, units {best.user_attrs.get(record.UNITS)}, "
+                 f"{best.user_attrs.get(record.N_PARAMS)} parameters)" if best else "no complete trial yet")
     head = (f"<h1>{html.escape(ctx.name)}</h1><p>data {html.escape(str(data.get('name', '?')))} "
             f"({html.escape(str(data.get('task', '?')))}), {'maximize' if ctx.maximize else 'minimize'} "
             f"{html.escape(ctx.metric)}; {len(ctx.trials)} trials: {counts.complete} complete, {counts.pruned} "

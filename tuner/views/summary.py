@@ -142,6 +142,20 @@ def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
     return sorted(front, key=lambda t: (t.values[0], -t.values[1] if reverse else t.values[1]), reverse=reverse)
 
 
+def units(task: str | None, metric: str, target: str | None) -> str | None:
+    """What a metric's values are in: the target's own units for a regression MAE (`val_mae`, `test_mae`)."""
+    if task == "regression" and metric.split("_")[-1] == "mae" and target:
+        return f"units of {target}"
+    return None
+
+
+def metric_units(study: optuna.Study) -> str | None:
+    """The units of the study's metric, from the data description stored with it (None: unitless or unknown; studies
+    stored before the target's name was recorded gave MAE in standard deviations)."""
+    data = study.user_attrs.get(record.DATA, {})
+    return units(data.get("task"), study.user_attrs.get(record.METRIC, ""), data.get("target"))
+
+
 def trial_view(trial: FrozenTrial) -> dict[str, Any]:
     """A trial as `tuner best` shows it: value, params, architecture and the recorded attributes."""
     attrs = dict(trial.user_attrs)
@@ -157,6 +171,6 @@ def study_view(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> 
     best = best_trial(study, trials)
     counts = Counts.of(trials)
     return {"name": study.study_name, "direction": "/".join(d.name.lower() for d in study.directions),
-            "metric": study.user_attrs.get(record.METRIC, "value"), "trials": len(trials),
+            "metric": study.user_attrs.get(record.METRIC, "value"), "units": metric_units(study), "trials": len(trials),
             "counts": counts.__dict__, "best_value": best.values[0] if best else None,
             "best_trial": best.number if best else None}
