@@ -69,11 +69,14 @@ def test_two_objective_study_lists_its_pareto_front(cli, write_study) -> None:
 
     app = wsgi(open_storage(heartbeat=False))
     study_id = json.loads(_get(app, "/api/studies"))["study_summaries"][0]["study_id"]
-    assert json.loads(_get(app, f"/api/studies/{study_id}"))["directions"] == ["maximize", "minimize"]
-    # every trained trial kept its per-epoch curve, which the rule compares against
+    detail = json.loads(_get(app, f"/api/studies/{study_id}"))
+    assert detail["directions"] == ["maximize", "minimize"]
+    # every trained trial kept its per-epoch curve, which the rule compares against, and reported it the way the
+    # dashboard draws learning curves
     study = optuna.load_study(study_name="tiny", storage=open_storage(heartbeat=False))
-    for t in study.trials:
+    for t, shown in zip(study.trials, detail["trials"], strict=True):
         assert len(t.user_attrs[CURVE_ATTR]) == t.user_attrs["epochs_run"] > 0
+        assert [v["value"] for v in shown["intermediate_values"]] == pytest.approx(t.user_attrs[CURVE_ATTR])
 
 
 @pytest.mark.slow
