@@ -7,11 +7,11 @@ import sys
 
 import typer
 
-from tuner.cli import dashboard, export, inspect, report, run, validate, worker
+from tuner.cli import dashboard, export, init, inspect, report, run, validate, worker
 
 app = typer.Typer(help="Width tuning for Keras models: units, L2 and dropout searched with Optuna, stored in SQL.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-for module in (run, inspect, validate, worker, dashboard, report, export):
+for module in (run, inspect, validate, init, worker, dashboard, report, export):
     module.register(app)
 
 

@@ -88,7 +88,8 @@ def _spawn_early(study: str, name: str | None, storage: str | None, trials: int 
     """The other N-1 local workers, started before this process checks and opens the study: their start-up
     (Python's imports, TensorFlow's) runs beside this one's, and they join once told the study is ready."""
     from tuner.run import workers as local
-    from tuner.run.session import find_study_file, trial_budget
+    from tuner.run.session import trial_budget
+    from tuner.spec.files import find_study_file
     from tuner.spec import load_spec
     from tuner.store import default_url
 

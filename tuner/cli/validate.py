@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
 @user_errors
 def validate(study: Annotated[str, typer.Argument(help="Study name (studies/NAME.yaml) or path.")]) -> None:
     """Check a study file: its fields, its data and its metric. Writes nothing."""
-    from tuner.run.session import check, find_study_file
+    from tuner.run.session import check
+    from tuner.spec.files import find_study_file
 
     path = find_study_file(study)
     spec, data, metric = check(path)

@@ -19,6 +19,7 @@ from tuner.search.pruning import make_pruner
 from tuner.search.sampler import make_sampler
 from tuner.search.watch import TrialWatch
 from tuner.spec import GridSpec, StudySpec, load_spec
+from tuner.spec.files import find_study_file
 from tuner.store import buffered, open_storage, studies
 from tuner.training import families
 from tuner.views import notes
@@ -58,18 +59,6 @@ def trial_budget(spec: StudySpec, trials: int | None = None) -> int | None:
         cells = math.prod(len(values) for values in space.grid(spec.space, spec.training).values())
         budget = cells if budget is None else min(budget, cells)
     return budget
-
-
-def find_study_file(study: str) -> Path:
-    """`digits`, `studies/digits.yaml` or any path: the study file it names."""
-    path = Path(study)
-    if path.suffix in (".yaml", ".yml"):
-        return path
-    for candidate in (Path("studies") / f"{study}.yaml", Path("studies") / f"{study}.yml", Path(f"{study}.yaml")):
-        if candidate.is_file():
-            return candidate
-    raise SpecError(f"no study file for {study!r} (looked for studies/{study}.yaml); "
-                    f"give a path to a .yaml file or create studies/{study}.yaml")
 
 
 def check(path: Path) -> tuple[StudySpec, Dataset, Metric]:

@@ -16,8 +16,8 @@ class SpaceSpec(Strict):
 
     layers: Dim = Dim(low=1, high=3)
     units: Dim = Dim(low=8, high=512, log=True)
-    l2: Dim = Dim(value=0)
-    dropout: Dim = Dim(value=0)
+    l2: Dim = Dim(choices=[0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2])  # 0: no L2
+    dropout: Dim = Dim(low=0.0, high=0.5, step=0.05)  # 0: no dropout
     learning_rate: Dim | None = None
     batch_size: Dim | None = None
     activation: Dim = Dim(value="relu")
