@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tuner.spec.dim import Dim, Strict
 
 BUNDLED = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+
+# The largest values a study file may give (README, "Search dimensions" and "Training, sampler, pruner, budget").
+MAX_LAYERS = 100  # deeper Dense stacks take minutes to trace, and Keras runs out of recursion in the thousands
+MAX_UNITS = 65_536
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 1_000_000
+MAX_LEARNING_RATE = 10.0
+MAX_L2 = 10.0
+MAX_TRIALS = 1_000_000
+MAX_TIMEOUT = 366 * 24 * 3600  # seconds: a year
+MAX_SEED = 2**31 - 1  # a trial's seed is the study's plus the trial number; NumPy's end at 2**32 - 1
+MAX_SIZE = 1_000_000  # an entry of data.shape, rows in data.window
+MAX_STEPS = 10**12  # values in a range with a step: Optuna's arithmetic on steps gives out near 10**28
+# dimension: (smallest, largest, whole numbers only, how the rule is said; the first check that fails is reported)
+DIM_LIMITS: dict[str, tuple[float, float, bool, str]] = {
+    "layers": (1, MAX_LAYERS, True, f"needs whole numbers >= 1 and <= {MAX_LAYERS}"),
+    "units": (1, MAX_UNITS, True, f"needs whole numbers >= 1 and <= {MAX_UNITS}"),
+    "batch_size": (1, MAX_BATCH_SIZE, True, f"needs whole numbers >= 1 and <= {MAX_BATCH_SIZE}"),
+    "dropout": (0, 1, False, "rates must lie in [0, 1)"),
+    "l2": (0, MAX_L2, False, f"strength must be >= 0 and <= {MAX_L2:g}"),
+    "learning_rate": (0, MAX_LEARNING_RATE, False, f"must be > 0 and <= {MAX_LEARNING_RATE:g}"),
+}
 
 
 class SpaceSpec(Strict):
@@ -22,6 +45,17 @@ class SpaceSpec(Strict):
     batch_size: Dim | None = None
     activation: Dim = Dim(value="relu")
     family: Literal["dense", "conv2d", "lstm", "gru"] = "dense"
+
+    @field_validator("layers", "units", "l2", "dropout", "learning_rate", "batch_size", "activation")
+    @classmethod
+    def _within_limits(cls, dim: Any, info: ValidationInfo) -> Any:
+        """Finite numbers within DIM_LIMITS (text for the activation), checked before anything computes with them."""
+        named = dim.items() if isinstance(dim, dict) else [(None, dim)]
+        for name, one in named:
+            problem = _dim_problem(info.field_name, one) if isinstance(one, Dim) else None
+            if problem:
+                raise ValueError(f"{name}: {problem}" if name else problem)
+        return dim
 
     @model_validator(mode="after")
     def _check(self) -> SpaceSpec:
@@ -69,12 +103,12 @@ class DataSpec(Strict):
     y_key: str = "y"
     validation_split: float = Field(0.25, gt=0, lt=1)  # of the rows left after the test split
     test_split: float = Field(0.2, ge=0, lt=1)  # set aside first: never trained, pruned or chosen on
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     scale: Literal["standard", "minmax", "none"] = "standard"
     scale_target: bool = True
     stratify: bool = True
     shape: list[int] | None = None
-    window: int | None = Field(None, ge=1)
+    window: int | None = Field(None, ge=1, le=MAX_SIZE)
 
     @model_validator(mode="after")
     def _check(self) -> DataSpec:
@@ -87,8 +121,14 @@ class DataSpec(Strict):
             raise ValueError("csv: needs target: <column> naming the column to predict")
         if self.csv is None and (self.target is not None or self.features is not None):
             raise ValueError("target and features apply only to csv data")
-        if self.shape is not None and (not self.shape or min(self.shape) < 1):
-            raise ValueError(f"shape: needs whole numbers >= 1, e.g. [8, 8, 1] (got {self.shape})")
+        if self.features is not None and (not self.features or len(set(self.features)) != len(self.features)):
+            raise ValueError(f"features: needs at least one column, each named once (got {self.features}); "
+                             f"leave it out to use every column but the target")
+        if not self.x_key or not self.y_key or self.x_key == self.y_key:
+            raise ValueError(f"x_key and y_key must name two different arrays (got {self.x_key!r} and "
+                             f"{self.y_key!r})")
+        if self.shape is not None and (not self.shape or min(self.shape) < 1 or max(self.shape) > MAX_SIZE):
+            raise ValueError(f"shape: needs whole numbers >= 1 and <= {MAX_SIZE}, e.g. [8, 8, 1] (got {self.shape})")
         if self.window is not None and (self.csv is None or self.shape is not None):
             raise ValueError("window: applies to csv data only and replaces shape; remove one of them")
         return self
@@ -97,29 +137,29 @@ class DataSpec(Strict):
 class TrainingSpec(Strict):
     """How each trial trains, and what it is judged on."""
 
-    epochs: int = Field(20, ge=1)
-    batch_size: int = Field(64, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
+    epochs: int = Field(20, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE)
+    learning_rate: float = Field(1e-3, gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False)
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
     metric: str | None = None
     direction: Literal["maximize", "minimize"] | None = None
-    patience: int | None = Field(None, ge=1)
+    patience: int | None = Field(None, ge=1, le=MAX_EPOCHS)
 
 
 class TPESpec(Strict):
     name: Literal["tpe"]
-    seed: int | None = 0
-    n_startup_trials: int = Field(10, ge=0)
+    seed: int | None = Field(0, ge=0, le=MAX_SEED)
+    n_startup_trials: int = Field(10, ge=0, le=MAX_TRIALS)
 
 
 class RandomSpec(Strict):
     name: Literal["random"]
-    seed: int | None = 0
+    seed: int | None = Field(0, ge=0, le=MAX_SEED)
 
 
 class GridSpec(Strict):
     name: Literal["grid"]
-    seed: int | None = 0
+    seed: int | None = Field(0, ge=0, le=MAX_SEED)
 
 
 SamplerSpec = Annotated[TPESpec | RandomSpec | GridSpec, Field(discriminator="name")]
@@ -131,20 +171,27 @@ class NoPrunerSpec(Strict):
 
 class MedianSpec(Strict):
     name: Literal["median"]
-    n_startup_trials: int = Field(5, ge=0)
-    n_warmup_steps: int = Field(2, ge=0)
+    n_startup_trials: int = Field(5, ge=0, le=MAX_TRIALS)
+    n_warmup_steps: int = Field(2, ge=0, le=MAX_EPOCHS)
 
 
 class HalvingSpec(Strict):
     name: Literal["successive_halving"]
     min_resource: int | Literal["auto"] = "auto"
-    reduction_factor: int = Field(3, ge=2)
+    reduction_factor: int = Field(3, ge=2, le=MAX_EPOCHS)
+
+    @field_validator("min_resource")
+    @classmethod
+    def _resource(cls, value: int | str) -> int | str:
+        if value != "auto" and not 1 <= value <= MAX_EPOCHS:
+            raise ValueError(f"must be auto or a whole number >= 1 and <= {MAX_EPOCHS} (got {value})")
+        return value
 
 
 class HyperbandSpec(Strict):
     name: Literal["hyperband"]
-    min_resource: int = Field(1, ge=1)
-    reduction_factor: int = Field(3, ge=2)
+    min_resource: int = Field(1, ge=1, le=MAX_EPOCHS)
+    reduction_factor: int = Field(3, ge=2, le=MAX_EPOCHS)
 
 
 PrunerSpec = Annotated[NoPrunerSpec | MedianSpec | HalvingSpec | HyperbandSpec, Field(discriminator="name")]
@@ -152,8 +199,8 @@ UNION_TAGS = frozenset({"tpe", "random", "grid", "none", "median", "successive_h
 
 
 class BudgetSpec(Strict):
-    trials: int | None = Field(50, ge=1)
-    timeout: float | None = Field(None, gt=0)
+    trials: int | None = Field(50, ge=1, le=MAX_TRIALS)
+    timeout: float | None = Field(None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
 
 
 class WarmStartSpec(Strict):
@@ -166,3 +213,71 @@ class WarmStartSpec(Strict):
     @classmethod
     def _switch(cls, data: Any) -> Any:
         return {"rule_of_thumb": data} if isinstance(data, bool) else data
+
+    @model_validator(mode="after")
+    def _values(self) -> WarmStartSpec:
+        """Each listed value is a finite number (a list of them, one per layer, for units, dropout and L2), and
+        the activation a name; whether it lies in the space is checked against the space (tuner.search.warmstart)."""
+        for i, config in enumerate(self.trials):
+            for key, value in config.items():
+                problem = _warm_problem(key, value)
+                if problem:
+                    raise ValueError(f"trials[{i}].{key}: {value!r} {problem}")
+        return self
+
+
+def _number(value: Any) -> bool:
+    """A finite int or float (not a bool, not text)."""
+    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) or value.is_integer()
+
+
+def _shown(dim: Dim) -> str:
+    text = dim.describe()
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _dim_problem(field: str, dim: Dim) -> str | None:
+    """What is wrong with a dimension's values, or None (values that are not numbers are reported elsewhere)."""
+    if field == "activation":
+        names = [dim.value] if dim.value is not None else dim.choices or []
+        if dim.is_range or not all(isinstance(v, str) and v for v in names):
+            return f"needs names of Keras activations, e.g. relu or [relu, tanh] (got {_shown(dim)})"
+        return None
+    numbers = [dim.low, dim.high] + ([dim.step] if dim.step is not None else []) if dim.is_range else \
+        [dim.value] if dim.value is not None else list(dim.choices or [])
+    if any(isinstance(v, str) for v in numbers):
+        return None
+    if not all(_number(v) for v in numbers):
+        return f"values must be finite numbers (got {_shown(dim)}); write numbers such as 1.0e-3"
+    if dim.is_range and dim.step is not None and (dim.high - dim.low) / dim.step > MAX_STEPS:
+        return f"step {dim.step:g} cuts {_shown(dim)} into more than {MAX_STEPS:.0e} values; use a larger step"
+    low, high, whole, rule = DIM_LIMITS[field]
+    values = numbers[:2] if dim.is_range else numbers
+    above = field == "learning_rate"  # the one dimension whose smallest value is excluded
+    if any(v < low or v > high or (above and v == low) or (field == "dropout" and v == high) for v in values) or \
+            whole and not all(_whole(v) for v in numbers):
+        return f"{rule} (got {_shown(dim)})"
+    return None
+
+
+_WARM_NUMBERS = ("layers", "units", "dropout", "l2", "learning_rate", "batch_size")
+
+
+def _warm_problem(key: str, value: Any) -> str | None:
+    if key == "activation":
+        return None if isinstance(value, str) and value else "is not an activation name; write e.g. relu"
+    if key not in _WARM_NUMBERS:
+        return None  # an unknown key: tuner.search.warmstart names the keys it takes
+    if key == "layers":
+        if not _number(value) or not _whole(value) or not 1 <= value <= MAX_LAYERS:
+            return f"is not a layer count; write a whole number >= 1 and <= {MAX_LAYERS}"
+        return None
+    per_layer = key in ("units", "dropout", "l2")
+    values = value if per_layer and isinstance(value, list) and value else [value]
+    if not all(_number(v) for v in values):
+        return "is not a finite number" + (" (or a list of them, one per layer)" if per_layer else "")
+    return None
