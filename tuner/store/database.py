@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import optuna
 from optuna.storages import RDBStorage
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, orm
 from sqlalchemy.exc import SQLAlchemyError
 
 from tuner.errors import StorageError
@@ -26,6 +26,9 @@ DEFAULT_URL = "sqlite:///tuner.db"
 HEARTBEAT_INTERVAL = 10  # seconds between a running trial's heartbeats (TUNER_HEARTBEAT_INTERVAL)
 GRACE_PERIOD = 30  # seconds without a heartbeat before a running trial counts as dead (TUNER_GRACE_PERIOD)
 SQLITE_BUSY_MS = 60_000
+# A worker on PostgreSQL: one connection, not recycled (a new one would drop the budget lock its session holds).
+ONE_CONNECTION = {"pool_size": 1, "max_overflow": 0, "pool_recycle": -1}
+POOL = {"pool_size": 3, "max_overflow": 2, "pool_recycle": 1800}  # every other storage on a server
 
 
 def default_url() -> str:
@@ -37,17 +40,39 @@ def mask(url: str) -> str:
     return re.sub(r"(://[^:/@\s]+:)([^@\s]*)(@)", r"\1***\3", url)
 
 
-def engine_kwargs(url: str) -> dict[str, Any]:
-    """Small pools for servers (three stay open: a worker's budget lock, its trials and its heartbeat thread each hold
-    one at times); a busy timeout for SQLite.
+def engine_kwargs(url: str, worker: bool = False) -> dict[str, Any]:
+    """Small pools for servers; a busy timeout for SQLite.
+
+    A worker's storage on PostgreSQL (`worker`) keeps one connection, never recycled: its statements, its budget
+    lock and its heartbeats take it in turn (tuner.store.postgres), so N workers hold N connections. Other storages
+    (the dashboard's threads, `list`, a worker on MySQL, whose budget lock keeps a connection of its own while
+    held) keep three, with two more at busy times, recycled after 30 minutes.
 
     Connections are not pinged before each use (that is a round trip on every transaction, ~10% of a small trial's
     storage time): a connection the server dropped fails its next statement, SQLAlchemy then discards the whole pool,
     and the caller's retry (_retrying, the runner's reconnect, the next heartbeat) gets a new one."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": SQLITE_BUSY_MS / 1000}}
-    return {"pool_pre_ping": False, "pool_size": 3, "max_overflow": 2, "pool_recycle": 1800,
-            "pool_timeout": 30, "connect_args": _connect_args(url)}
+    pool = ONE_CONNECTION if worker and url.startswith("postgresql") else POOL
+    return {"pool_pre_ping": False, **pool, "pool_timeout": 30, "connect_args": _connect_args(url)}
+
+
+def _keeps_one(kwargs: dict[str, Any]) -> bool:
+    return kwargs.get("pool_size") == 1 and kwargs.get("max_overflow") == 0
+
+
+def _set_up(kept: dict[str, Any]) -> dict[str, Any]:
+    """What Optuna's set-up of a storage that keeps one connection runs with instead (Database._own_engine): a
+    second connection allowed, Optuna's schema check left to tuner. Nothing for other storages."""
+    if not _keeps_one(kept):
+        return {}
+    return {"engine_kwargs": {**kept, "max_overflow": 1}, "skip_compatibility_check": True}
+
+
+def connections_per_worker(url: str) -> int:
+    """The most connections one worker's storage (`open_storage(url)`) opens to the server; 0 for SQLite."""
+    kwargs = engine_kwargs(url, worker=True)
+    return kwargs.get("pool_size", 0) + kwargs.get("max_overflow", 0)
 
 
 def _connect_args(url: str) -> dict[str, Any]:
@@ -116,23 +141,56 @@ class Database(RDBStorage):
     Optuna's heartbeat thread dies on its first database error, after which the trial would be failed as stale
     although its worker is alive: here a failed heartbeat is skipped and the next one tries again. A trial's
     per-epoch writes (intermediate values, attributes) are idempotent and are retried for up to RETRY_SECONDS.
-    SQLite's pragmas are set on this storage's own engine only.
+    SQLite's pragmas are set on this storage's own engine only. A worker's storage on PostgreSQL keeps one
+    connection (ONE_CONNECTION).
     """
 
     def __init__(self, url: str, **kwargs: Any) -> None:
-        super().__init__(url, **kwargs)
-        self._own_engine()
+        kept = kwargs.get("engine_kwargs") or {}
+        check = not kwargs.get("skip_compatibility_check", False)
+        super().__init__(url, **{**kwargs, **_set_up(kept)})
+        self._own_engine(kept, check)
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
-        super().__setstate__(state)
-        self._own_engine()
+        kept, check = state["engine_kwargs"], not state.get("skip_compatibility_check", False)
+        super().__setstate__({**state, **_set_up(kept)})
+        self._own_engine(kept, check)
 
-    def _own_engine(self) -> None:
-        """Every connection this engine opens from now on gets the pragmas; the ones opened while Optuna created
-        its tables are closed."""
+    def _own_engine(self, kept: dict[str, Any], check: bool) -> None:
+        """The engine this storage keeps, once Optuna has set the storage up (tables, schema version).
+
+        Optuna's schema check holds two connections at once, and so does the creation of a new database's version
+        rows: a storage that keeps one connection is set up on an engine that may open a second, checks the schema
+        one connection at a time, and then gets the engine it keeps. On SQLite, every connection the engine opens
+        from now on gets the pragmas; the ones opened while Optuna created its tables are closed."""
+        if _set_up(kept):
+            self.skip_compatibility_check = not check
+            if check:
+                self._check_schema()
+            self.engine.dispose()
+            self.engine_kwargs = kept
+            self.engine = create_engine(self.url, **kept)
+            self.scoped_session = orm.scoped_session(orm.sessionmaker(bind=self.engine))
+            self._version_manager.engine, self._version_manager.scoped_session = self.engine, self.scoped_session
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             self.engine.dispose()
+
+    def _check_schema(self) -> None:
+        """Optuna's check that the database's schema is the one this Optuna writes, one connection at a time."""
+        versions = self._version_manager
+        current, head = versions.get_current_version(), versions.get_head_version()
+        if current != head:
+            fix = ("run `optuna storage upgrade --storage URL`" if current in versions.get_all_versions()
+                   else "update Optuna")
+            raise RuntimeError(f"the database's Optuna schema is version {current}, Optuna {optuna.__version__} "
+                               f"needs {head}: {fix}")
+
+    @property
+    def one_connection(self) -> bool:
+        """Whether this storage keeps a single connection that every statement takes in turn (a worker's, on
+        PostgreSQL): the direct statements and the budget lock then borrow it rather than keep their own."""
+        return self.engine.dialect.name == "postgresql" and _keeps_one(self.engine_kwargs)
 
     def record_heartbeat(self, trial_id: int) -> None:
         try:
@@ -196,8 +254,9 @@ def _retrying(write: Callable[[], T]) -> T:
 def open_storage(url: str | None = None, *, heartbeat: bool = True, retries: int = 1) -> Database:
     """Connect (creating Optuna's tables when needed); a clear StorageError when it cannot.
 
-    With `heartbeat`, running trials send heartbeats; a trial whose worker died is failed after the grace period
-    and retried `retries` times.
+    With `heartbeat` it is a worker's storage: running trials send heartbeats, a trial whose worker died is failed
+    after the grace period and retried `retries` times, and on PostgreSQL it keeps one connection (engine_kwargs).
+    Readers (`list`, the dashboard) pass heartbeat=False.
     """
     url = url or default_url()
     if "://" not in url:
@@ -211,7 +270,7 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True, retries: int
         kwargs = {"heartbeat_interval": interval, "grace_period": grace,
                   "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=retries)}
     try:
-        return Database(url, engine_kwargs=engine_kwargs(url), **kwargs)
+        return Database(url, engine_kwargs=engine_kwargs(url, worker=heartbeat), **kwargs)
     except Exception as exc:  # SQLAlchemy and driver errors vary by backend; all mean "cannot use this URL".
         raise StorageError(f"storage {mask(url)}: cannot connect ({reason(exc)}); "
                            f"check the URL, that the server is up, and --storage / TUNER_STORAGE") from None

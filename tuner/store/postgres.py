@@ -4,10 +4,12 @@ PostgreSQL texts).
 Going through SQLAlchemy costs more than the round trip itself for a one-row statement (a connection checked out and
 back in, its isolation level set and reset, the statement's parameters processed, a result object built): ~0.3 ms
 against ~0.1 ms on psycopg's connection directly, prepared. Here the thread that first uses the connection keeps it,
-in autocommit; other threads check one out of the engine's pool for each call. A psycopg error is raised as the
-SQLAlchemy error it would have been (so retries and reconnects treat it alike). After any error, Ctrl-C included, the
-connection is dropped (the server then ends its session, and with it any lock or transaction it held): the next call
-opens another.
+in autocommit; other threads check one out of the engine's pool for each call. In a worker's storage, whose pool
+holds one connection (tuner.store.database.engine_kwargs), nothing is kept (`keep=False`): each call checks that
+connection out and gives it back (~7 us), so the worker's statements, its budget lock and its heartbeats take turns
+on one session. A psycopg error is raised as the SQLAlchemy error it would have been (so retries and reconnects treat
+it alike). After any error, Ctrl-C included, the connection is dropped (the server then ends its session, and with it
+any lock or transaction it held): the next call opens another.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ Statement = tuple[str, Any]  # SQL with psycopg's %(name)s / %s placeholders, an
 
 class DirectConnection:
     """psycopg statements on a connection of `engine`'s pool, held by the thread that used it first (by any
-    thread with `any_thread`, for statements that never open a transaction: a session's advisory lock)."""
+    thread with `any_thread`, for statements that never open a transaction: a session's advisory lock); with
+    `keep` False, checked out for each call only."""
 
-    def __init__(self, engine: Any, any_thread: bool = False) -> None:
+    def __init__(self, engine: Any, any_thread: bool = False, keep: bool = True) -> None:
         self.engine = engine
         self.any_thread = any_thread
+        self.keep = keep
         self._held: Any = None  # the pool's connection record, checked out for good
         self._owner: int | None = None
         self._lock = threading.Lock()
@@ -61,10 +65,12 @@ class DirectConnection:
         with self._lock:
             if self._owner is None:
                 self._owner = me
-            mine = self.any_thread or self._owner == me
+            mine = self.keep and (self.any_thread or self._owner == me)
             if mine and self._held is None:
                 self._held = _checkout(self.engine)
-            record = self._held if mine else _checkout(self.engine)
+            record = self._held
+        if not mine:
+            record = _checkout(self.engine)
         try:
             yield record.driver_connection
         except BaseException as exc:  # a lost connection, a failed transaction, Ctrl-C mid-statement: not reused

@@ -15,6 +15,7 @@ from collections.abc import Container, Sequence
 from typing import Any
 
 from optuna import distributions
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import TrialState
@@ -209,22 +210,23 @@ def insert_trial(engine: Engine, study_id: int, start: datetime.datetime) -> tup
     return trial_id, number
 
 
-def write_trial(conn: Connection, backend: Any, trial_id: int, study_id: int, params: list[tuple[str, float, Any]],
+def write_trial(conn: Connection, trial_id: int, study_id: int, params: list[tuple[str, float, Any]],
                 user: dict[str, Any], system: dict[str, Any], study_attrs: dict[str, Any],
                 steps: dict[int, tuple[float, bool]], state: TrialState | None, values: Sequence[float] | None,
                 complete: datetime.datetime | None, had_values: bool, beat: bool = False) -> None:
     """The statements of one write-back, in the open transaction `conn`: the trial must still be running (another
-    worker may have failed it). `steps`: reported value and whether the database already holds that step;
-    `state`, `values`, `complete`: how and when the trial ended; `beat`: record a heartbeat too."""
-    current = TrialState.RUNNING
+    worker may have failed it: Optuna's UpdateFinishedTrialError, found on `conn`, as a worker's storage has no
+    second connection). `steps`: reported value and whether the database already holds that step; `state`,
+    `values`, `complete`: how and when the trial ended; `beat`: record a heartbeat too."""
     if state is not None:  # the trial ends: its row is locked and changed first, and only while it is running
         ended = conn.execute(update(TRIALS).where(TRIALS.c.trial_id == trial_id, TRIALS.c.state == TrialState.RUNNING)
                              .values(state=state, datetime_complete=stored_time(complete)))
     if state is None or not ended.rowcount:
-        current = conn.execute(select(TRIALS.c.state).where(TRIALS.c.trial_id == trial_id)).scalar()
-    if current is None:
-        raise KeyError(f"no trial with id {trial_id}")
-    backend.check_trial_is_updatable(trial_id, current)
+        found = conn.execute(select(TRIALS.c.state, TRIALS.c.number).where(TRIALS.c.trial_id == trial_id)).first()
+        if found is None:
+            raise KeyError(f"no trial with id {trial_id}")
+        if found.state.is_finished():  # the message of Optuna's check_trial_is_updatable
+            raise UpdateFinishedTrialError(f"Trial#{found.number} has already finished and can not be updated.")
     if params:
         conn.execute(PARAMS.insert(), [
             {"trial_id": trial_id, "param_name": name, "param_value": value,

@@ -78,7 +78,7 @@ class BufferedStorage(_CachedStorage, TunerStorage):
         self._running: dict[int, _Running] = {}
         self._finished: dict[int, FrozenTrial] = {}  # ended here, as stored; until the cache has taken them
         self._reader = backend.engine.execution_options(isolation_level="AUTOCOMMIT")  # one-statement reads
-        self._direct = DirectConnection(backend.engine) if backend.engine.name == "postgresql" else None
+        self._direct = _direct_connection(backend)
         self._stale_checked: dict[int, float] = {}  # study id -> when dead workers' trials were last looked for
         self._read_at: dict[int, float] = {}  # study id -> when other workers' trials were last looked at
 
@@ -372,14 +372,14 @@ class BufferedStorage(_CachedStorage, TunerStorage):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._direct = DirectConnection(self.engine) if self.engine.name == "postgresql" else None
+        self._direct = _direct_connection(self._backend)
 
     # ------------------------------------------------------------------ the writes
 
     def _write(self, running: _Running, state: TrialState | None = None,
                values: Sequence[float] | None = None) -> None:
         """One transaction: the trial's pending writes, then (when it ends) its state and values."""
-        backend, trial_id = self._backend, running.trial._trial_id
+        trial_id = running.trial._trial_id
         with self._lock:
             params, running.params = running.params, []
             user, running.user_attrs = running.user_attrs, {}
@@ -395,7 +395,7 @@ class BufferedStorage(_CachedStorage, TunerStorage):
             if not at_once or not schema.pg_write(self._direct, trial_id, study_id, params, user, system, study_attrs,
                                                   steps, state, values, beat, complete):
                 with self.engine.begin() as conn:  # elsewhere; or the trial no longer runs, and this says why
-                    schema.write_trial(conn, backend, trial_id, study_id, params, user, system, study_attrs,
+                    schema.write_trial(conn, trial_id, study_id, params, user, system, study_attrs,
                                        {step: (value, step in running.stored_steps) for step, value in steps.items()},
                                        state, values, complete, had_values=had_values, beat=beat)
         except BaseException:
@@ -419,6 +419,14 @@ class BufferedStorage(_CachedStorage, TunerStorage):
     def _stored_distribution(self, study_id: int, name: str) -> distributions.BaseDistribution | None:
         """The distribution other trials of the study stored for parameter `name` (None if none did)."""
         return schema.stored_distribution(self.engine, study_id, name)
+
+
+def _direct_connection(backend: Database) -> DirectConnection | None:
+    """The connection the trials' statements go through on PostgreSQL: kept, or borrowed for each statement where
+    the storage has one connection only (a worker's)."""
+    if backend.engine.name != "postgresql":
+        return None
+    return DirectConnection(backend.engine, keep=not backend.one_connection)
 
 
 def _insert_trial(engine: Any, study_id: int, direct: DirectConnection | None = None) -> FrozenTrial:
