@@ -1,0 +1,235 @@
+"""How far workers on one PostgreSQL study scale: trials per second for 1, 4, 16 and 64 worker processes, and where
+the budget lock saturates. No TensorFlow: each trial reports a few epochs with a short sleep, run through tuner's own
+runner on a worker's storage (write-back, heartbeats, the budget lock), as `tuner worker` runs it.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_scale.py                  # a fresh database on 127.0.0.1:5432
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_scale.py --storage postgresql+psycopg://tuner:PW@db-host/bench
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_scale.py --workers 1,4 --trials 100
+
+Each row is a study of its own in the same database. Throughput is counted from the first trial's start to the last
+trial's end as stored (process start-up left out). The lock columns come from timing each worker's acquire and
+release: how long the lock is held per trial (counting the study, creating the trial, storing its parameters), what
+share of the row's time (from the start signal to the last worker's end) some worker held it, the ceiling that hold
+time puts on any number of workers, and how long a worker waited for it. `counting`: the part of a hold spent
+counting the budget, `counted`: the trials each count went through (the finished ones at the front are counted once
+and skipped after). `worker CPU`: the workers' own CPU time per trial (the database server's is not in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+import warnings
+from typing import Any
+
+STEPS, SLEEP = 3, 0.02  # a trial: three reported epochs, each after this sleep
+ADMIN = "host=127.0.0.1 port=5432 dbname=postgres user=postgres"  # the local server, for the default database
+
+
+def objective(trial: Any) -> float:
+    from tuner.store import flush
+
+    x = trial.suggest_float("x", 0.0, 1.0)
+    flush(trial)  # as tuner's objective does before training: the budget lock is released here
+    for step in range(STEPS):
+        time.sleep(SLEEP)
+        trial.report(x * (step + 1), step)
+    return x
+
+
+class TimedLock:
+    """A worker's budget lock, with the time each hold lasts and each wait for it. A hold runs from the moment
+    acquire() returns to the moment release() is called: two workers' holds never overlap, so their sum is at most
+    the time that passed."""
+
+    def __init__(self, lock: Any) -> None:
+        self.lock, self.holds, self.waits, self._at = lock, [], [], None
+
+    def acquire(self) -> None:
+        asked = time.perf_counter()
+        self.lock.acquire()
+        self._at = time.perf_counter()
+        self.waits.append(self._at - asked)
+
+    def release(self) -> None:
+        if self._at is not None:
+            self.holds.append(time.perf_counter() - self._at)
+            self._at = None
+        self.lock.release()
+
+    def close(self) -> None:
+        self.release()
+        self.lock.close()
+
+
+def work(url: str, name: str, budget: int, ready: Any, results: Any) -> None:
+    """One worker process: tuner's run storage and runner on the shared budget, once every worker is ready."""
+    import optuna
+
+    from tuner.run import runner
+    from tuner.store import buffered, open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    storage = buffered(open_storage(url))
+    study = optuna.load_study(study_name=name, storage=storage,
+                              sampler=optuna.samplers.RandomSampler(seed=os.getpid()))
+    storage.trials_from(study._study_id, 0)  # connected before the start
+    timed: list[TimedLock] = []
+    untimed = storage.budget_lock
+
+    def budget_lock(study_name: str) -> TimedLock:  # the runner's lock, timed
+        timed.append(TimedLock(untimed(study_name)))
+        return timed[-1]
+
+    storage.budget_lock = budget_lock
+    counting = [0.0, 0]  # seconds in the runner's count of the budget (under the lock), trials it went through
+    listed = storage.trials_from
+
+    def trials_from(study_id: int, number: int) -> list[Any]:
+        started = time.perf_counter()
+        trials = listed(study_id, number)
+        counting[0] += time.perf_counter() - started
+        counting[1] += len(trials)
+        return trials
+
+    storage.trials_from = trials_from
+    ready.wait(120)
+    cpu = time.process_time()
+    runner.run(study, objective, trials=budget, timeout=None)
+    lock = timed[0]
+    results.put((sum(lock.holds), len(lock.holds), sum(lock.waits), time.process_time() - cpu, *counting))
+
+
+class Peak:
+    """The most connections to the study's database seen in pg_stat_activity, sampled from a thread (its own
+    connection left out)."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        given = make_url(url)
+        self.connect = {"host": given.host or "127.0.0.1", "port": given.port or 5432, "user": given.username,
+                        "password": given.password, "dbname": given.database, "autocommit": True}
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psycopg
+
+        with psycopg.connect(**{k: v for k, v in self.connect.items() if v is not None}) as conn:
+            while not self._stop.is_set():
+                count = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND pid <> pg_backend_pid()").fetchone()[0]
+                self.peak = max(self.peak, count)
+                self._stop.wait(0.01)
+
+    def __enter__(self) -> Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def row(url: str, workers: int, budget: int) -> dict[str, float]:
+    """One study worked on by `workers` processes until `budget` trials are complete."""
+    import optuna
+
+    from tuner.store import open_storage
+
+    name = f"scale-{workers}-{uuid.uuid4().hex[:6]}"
+    created = open_storage(url, heartbeat=False)
+    optuna.create_study(study_name=name, storage=created)
+    created.engine.dispose()
+    context = multiprocessing.get_context("forkserver")
+    ready, results = context.Event(), context.Queue()
+    with Peak(url) as seen:
+        procs = [context.Process(target=work, args=(url, name, budget, ready, results)) for _ in range(workers)]
+        for proc in procs:
+            proc.start()
+        deadline = time.monotonic() + 120
+        while seen.peak < workers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ready.set()
+        went = time.monotonic()
+        stats = [results.get(timeout=600) for _ in procs]
+        wall = time.monotonic() - went
+        for proc in procs:
+            proc.join(60)
+    if any(proc.exitcode != 0 for proc in procs):
+        raise SystemExit(f"a worker failed: exit codes {[proc.exitcode for proc in procs]}")
+    reader = open_storage(url, heartbeat=False)
+    trials = optuna.load_study(study_name=name, storage=reader).get_trials(deepcopy=False)
+    reader.engine.dispose()
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == budget == len(trials), (len(complete), len(trials), budget)
+    span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
+    held, holds = sum(s[0] for s in stats), sum(s[1] for s in stats)
+    return {"workers": workers, "trials": budget, "seconds": span, "rate": budget / span,
+            "sleep_ceiling": workers / (STEPS * SLEEP), "hold_ms": 1000 * held / budget, "busy": held / wall,
+            "lock_ceiling": budget / held, "wait_ms": 1000 * sum(s[2] for s in stats) / holds,
+            "cpu_ms": 1000 * sum(s[3] for s in stats) / budget, "count_ms": 1000 * sum(s[4] for s in stats) / holds,
+            "counted": sum(s[5] for s in stats) / holds, "peak": seen.peak}
+
+
+def fresh_database() -> tuple[str, str]:
+    import psycopg
+
+    name = f"tuner_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", help="a PostgreSQL URL (default: a fresh database on 127.0.0.1:5432, dropped "
+                                          "afterwards)")
+    parser.add_argument("--workers", default="1,4,16,64", help="worker counts, one row each (default 1,4,16,64)")
+    parser.add_argument("--trials", type=int, default=320, help="trials per row (default 320)")
+    args = parser.parse_args()
+    import optuna
+
+    from tuner.store import connections_per_worker, mask
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["tuner.store", "tuner.run.runner", "optuna"])
+    created, url = fresh_database() if args.storage is None else (None, args.storage)
+    try:
+        rows = [row(url, int(n), args.trials) for n in args.workers.split(",")]
+    finally:
+        if created is not None:
+            drop_database(created)
+    print(f"store: {mask(url)}{' (created and dropped)' if created else ''}, cores: {os.cpu_count()}, "
+          f"trial: {STEPS} reports after {SLEEP * 1000:.0f} ms sleeps each ({STEPS * SLEEP * 1000:.0f} ms a trial), "
+          f"{connections_per_worker(url)} connection(s) a worker")
+    print(f"{'workers':>7} {'trials':>6} {'time':>7} {'trials/s':>9} {'sleep ceiling':>14} {'lock held':>10} "
+          f"{'lock busy':>9} {'lock ceiling':>13} {'lock wait':>10} {'counting':>9} {'counted':>8} "
+          f"{'worker CPU':>11} {'connections':>11}")
+    for r in rows:
+        print(f"{r['workers']:>7} {r['trials']:>6} {r['seconds']:>6.2f}s {r['rate']:>9.1f} "
+              f"{r['sleep_ceiling']:>12.0f}/s {r['hold_ms']:>8.2f}ms {100 * r['busy']:>8.0f}% "
+              f"{r['lock_ceiling']:>11.0f}/s {r['wait_ms']:>8.1f}ms {r['count_ms']:>7.2f}ms {r['counted']:>8.0f} "
+              f"{r['cpu_ms']:>9.1f}ms {r['peak']:>11}")
+    alone, most = min(rows, key=lambda r: r["workers"]), max(rows, key=lambda r: r["workers"])
+    print(f"lock held {alone['hold_ms']:.2f} ms a trial with {alone['workers']} worker(s): a ceiling of "
+          f"~{alone['lock_ceiling']:.0f} trials/s on one study however many workers; with {most['workers']} it is "
+          f"held {most['hold_ms']:.2f} ms a trial and busy {100 * most['busy']:.0f}% of the time")
+
+if __name__ == "__main__":
+    main()
