@@ -32,6 +32,7 @@ FAIL_REASON = "fail_reason"
 CURVE = "curve"  # per-epoch metric of a multi-objective trial (it cannot report intermediate values)
 LATENCY = "latency_us"  # inference time per sample, when latency is an objective
 WARM_START = "warm_start"  # the trial was enqueued as a starting point
+BASE_MODEL = "base_model"  # the trial is the user's existing model as it is (re-widened studies)
 LIST_ATTRS = (ARCHITECTURE, CURVE)  # attributes holding lists of rows or values, left out of flat tables
 OUTLINE_ATTRS = (FAIL_REASON, WARM_START)  # the user attributes that decide how a trial counts
 
@@ -65,10 +66,12 @@ N_LAYERS = "n_layers"
 PER_LAYER_FIELDS = ("units", "dropout", "l2")  # may be sampled for each layer or shared by all
 SHARED_FIELDS = ("activation", "learning_rate", "batch_size")  # one value for the whole model
 INTEGER_FIELDS = ("layers", "units", "batch_size")
+WIDTH_MULTIPLIER = "width_multiplier"  # the one factor that scales every width of an existing model
 
 
-def param_name(field: str, layer: int | None = None) -> str:
-    """The Optuna parameter a dimension is sampled as: `n_layers`, `units_0` (one layer's value) or `units`
+def param_name(field: str, layer: int | str | None = None) -> str:
+    """The Optuna parameter a dimension is sampled as: `n_layers`, `units_0` (one layer's value, `units_conv_1` for a
+    named width of the user's model) or `units`
     (one value all layers share)."""
     if field == "layers":
         return N_LAYERS
@@ -128,6 +131,29 @@ class Hyperparams:
         return cls(layers=tuple(Layer(**layer) for layer in data["layers"]), activation=data["activation"],
                    learning_rate=data["learning_rate"], batch_size=data["batch_size"],
                    family=data.get("family", "dense"))
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """What one trial gives the user's own model: a width per name (a layer, or layers tied to one width), the
+    L2 and dropout, the learning rate and batch size, and what the data asks of the model. A build function reads
+    `hp.units["conv_1"]`, `hp.l2`, `hp.dropout`, `hp.input_shape`, `hp.n_outputs`; `multiplier` is the factor an
+    existing model's widths were scaled by (model.widths: multiplier)."""
+
+    units: dict[str, int]
+    l2: float
+    dropout: float
+    learning_rate: float
+    batch_size: int
+    activation: str
+    input_shape: tuple[int, ...]
+    n_outputs: int
+    task: str
+    multiplier: float | None = None
+    family: str = "user"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def total_params(architecture: list[dict[str, Any]]) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -40,11 +39,6 @@ def user_errors(func: F) -> F:
 
 def quiet_libraries() -> None:
     """Keep TensorFlow's and Optuna's chatter out of the command's output."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import warnings
+    from tuner.api import quiet
 
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    quiet()

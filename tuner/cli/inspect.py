@@ -154,7 +154,8 @@ def print_pareto(study: Any, as_json: bool = False) -> None:
 
 
 def print_best(study: Any) -> None:
-    from tuner.views.summary import best_trial_whole, metric_units, trial_view
+    from tuner.store import studies
+    from tuner.views.summary import against_base, best_trial_whole, metric_units, trial_view
 
     if len(study.directions) > 1:
         print_pareto(study)
@@ -168,8 +169,15 @@ def print_best(study: Any) -> None:
     metric = study.user_attrs.get(record.METRIC, "value")
     in_units = f", in {metric_units(study)}" if metric_units(study) else ""
     units = attrs.get(record.UNITS, [])
-    console.print(f"best {metric} {trial.value:.4f} (trial {trial.number}{in_units}): {len(units)} layer(s) {units}, "
+    shape = f"{len(units)} layer(s) {units}"
+    if studies.definition(study).spec.model is not None:  # the user's model: its widths by layer
+        shape = "widths " + ", ".join(f"{row['layer']} {row['units']}" for row in view["architecture"][:-1]
+                                      if row["units"] is not None)
+    console.print(f"best {metric} {trial.value:.4f} (trial {trial.number}{in_units}): {shape}, "
                   f"{attrs.get(record.N_PARAMS)} parameters, {attrs.get(record.EPOCHS_RUN)} epochs", highlight=False)
+    compared = against_base(study, trial)
+    if compared:
+        console.print(compared, highlight=False)
     test = record.test_key(metric.removeprefix("val_"))
     if test in attrs:
         rows = study.user_attrs.get(record.DATA, {}).get("test", ["?"])[0]
@@ -178,5 +186,5 @@ def print_best(study: Any) -> None:
     console.print("params " + ", ".join(f"{k}={fmt(v)}" for k, v in view["params"].items()), highlight=False)
     table = Table("layer", "units", "params", "dropout", "L2", title="architecture")
     for row in view["architecture"]:
-        table.add_row(row["layer"], str(row["units"]), str(row["params"]), fmt(row["dropout"]), fmt(row["l2"]))
+        table.add_row(row["layer"], fmt(row["units"]), str(row["params"]), fmt(row["dropout"]), fmt(row["l2"]))
     console.print(table)

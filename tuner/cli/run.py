@@ -33,13 +33,13 @@ def start(
 ) -> None:
     """Run (or resume) a study until its trial budget or the timeout is used up."""
     quiet_libraries()
-    from tuner.run.session import open_session
+    from tuner.api import open as open_study
     from tuner.store import mask
 
     server = _bind_dashboard(storage, artifacts, dashboard_port) if dashboard else None
     others = _spawn_early(study, name, storage, trials, timeout, seed, workers) if workers and workers > 1 else []
     try:
-        session = open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts)
+        session = open_study(study, storage=storage, name=name, seed=seed, artifacts=artifacts)
     except BaseException:  # bad input: the workers never touched the study
         from tuner.run import workers as local
 

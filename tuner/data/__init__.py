@@ -27,6 +27,10 @@ def load_data(spec: DataSpec, task: str | None = None, base_dir: str | Path = ".
 @functools.lru_cache(maxsize=8)
 def _cached(spec_json: str, task: str | None, base_dir: str) -> Dataset:
     spec = DataSpec.model_validate(json.loads(spec_json))
+    if spec.loader is not None or spec.images is not None:
+        from tuner.data import external
+
+        return external.load(spec, task, Path(base_dir))
     name, x, y, features = read(spec, Path(base_dir))
     if len(x) == 0:
         raise DataError(f"data {name}: no rows; the file holds a header but no data")

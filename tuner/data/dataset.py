@@ -47,6 +47,7 @@ class Dataset:
     scaling: Scaling | None = None  # None: features are used as they are
     target_scaling: TargetScaling | None = None  # None: the target is used as it is
     target: str = "target"  # the name of what is predicted (a CSV's column)
+    raw_shape: tuple[int, ...] | None = None  # the shape raw inputs come in, when not flat rows (images)
 
     @property
     def n_features(self) -> int:

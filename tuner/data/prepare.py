@@ -39,11 +39,13 @@ def infer_task(y: np.ndarray) -> str:
 
 
 def split(spec: DataSpec, name: str, task: str, x: np.ndarray, y: np.ndarray, features: list[str],
-          target: str = "target") -> Dataset:
+          target: str = "target", scaling: Scaling | None = None, positions: list[int] | None = None) -> Dataset:
     """Test rows set aside first (the latest ones for a series), then the rest split into training and validation
-    rows (stratified for classification); scaling fitted on the training rows only."""
+    rows (stratified for classification); scaling fitted on the training rows only, unless `scaling` is given.
+    `positions`: the rows are already split, in that order, into parts of these sizes (train, validation[, test])."""
     from sklearn.model_selection import train_test_split
 
+    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
     classes: tuple[str, ...] = ()
     if task == "classification":
         labels, y = np.unique(y, return_inverse=True)
@@ -67,10 +69,16 @@ def split(spec: DataSpec, name: str, task: str, x: np.ndarray, y: np.ndarray, fe
             raise DataError(f"data {name}: cannot split {len(x)} rows for {what} ({exc}); add rows") from None
 
     x_test = y_test = None
-    if spec.test_split:
-        x, x_test, y, y_test = cut(x, y, spec.test_split, "testing")
-    x_tr, x_va, y_tr, y_va = cut(x, y, spec.validation_split, "validation")
-    scaling = _scaling(spec.scale, x_tr)
+    if positions is not None:
+        ends = np.cumsum(positions)
+        x_tr, x_va, y_tr, y_va = x[:ends[0]], x[ends[0]:ends[1]], y[:ends[0]], y[ends[0]:ends[1]]
+        if len(positions) > 2:
+            x_test, y_test = x[ends[1]:], y[ends[1]:]
+    else:
+        if spec.test_split:
+            x, x_test, y, y_test = cut(x, y, spec.test_split, "testing")
+        x_tr, x_va, y_tr, y_va = cut(x, y, spec.validation_split, "validation")
+    scaling = scaling if scaling is not None or spec.scale == "none" else _scaling(spec.scale, x_tr)
     x_tr, x_va = _scaled(x_tr, scaling), _scaled(x_va, scaling)
     x_test = None if x_test is None else _scaled(x_test, scaling)
     target_scaling = None

@@ -12,8 +12,9 @@ from tuner import interrupt
 from tuner.data import Dataset, load_data
 from tuner.errors import DataError, SpecError
 from tuner.run import runner
-from tuner.search import constraints, multiobjective, space, warmstart
+from tuner.search import multiobjective, space, warmstart
 from tuner.search.metric import Metric, resolve_metric
+from tuner.search.models import TunerModels, UserModels, models_for
 from tuner.search.objective import Objective
 from tuner.search.pruning import make_pruner
 from tuner.search.sampler import make_sampler
@@ -21,7 +22,6 @@ from tuner.search.watch import TrialWatch
 from tuner.spec import GridSpec, StudySpec, load_spec
 from tuner.spec.files import find_study_file
 from tuner.store import buffered, open_storage, studies
-from tuner.training import families
 from tuner.views import notes
 from tuner.views.artifacts import BestModelKeeper, resolve_dir
 
@@ -52,54 +52,68 @@ class Session:
         runner.run(self.study, self.objective, trials=trials, timeout=timeout, on_trial=after_trial)
 
 
-def trial_budget(spec: StudySpec, trials: int | None = None) -> int | None:
-    """The trial budget: the command line's, else the study file's; a grid holds at most its cell count."""
+def trial_budget(spec: StudySpec, trials: int | None = None, grid: dict[str, list] | None = None) -> int | None:
+    """The trial budget: the command line's, else the study file's; a grid holds at most its cell count (`grid`:
+    the study's grid, where the study file alone does not give it)."""
     budget = trials if trials is not None else spec.budget.trials
-    if isinstance(spec.sampler, GridSpec):
-        cells = math.prod(len(values) for values in space.grid(spec.space, spec.training).values())
+    if isinstance(spec.sampler, GridSpec) and (grid is not None or spec.model is None):
+        grid = grid if grid is not None else space.grid(spec.space, spec.training)
+        cells = math.prod(len(values) for values in grid.values())
         budget = cells if budget is None else min(budget, cells)
     return budget
 
 
 def check(path: Path) -> tuple[StudySpec, Dataset, Metric]:
-    """Validate a study file and its data without touching any store."""
-    spec = load_spec(path)
-    data = load_data(spec.data, spec.task, path.parent)
-    families.check(spec.space.family, data.shape)
-    _check_budget(spec, data)
-    warmstart.first_trials(spec, data.n_features, data.n_outputs, f"{path}: warm_start")  # they fit the space
-    return spec, data, resolve_metric(spec.training, data.task)
+    """Validate a study file, its data and its model without touching any store."""
+    spec, data, metric, _ = prepare(path)
+    return spec, data, metric
 
 
-def _check_budget(spec: StudySpec, data: Dataset) -> None:
-    from tuner.training.model import count_params
-
-    if spec.max_params is not None:
-        small = constraints.smallest(spec.space.family, int(spec.space.layers.bounds()[0]),
-                                     int(spec.space.units.bounds()[0]))
-        constraints.check_reachable(small, count_params(small, data.n_features, data.n_outputs, data.shape),
-                                    spec.max_params)
+def prepare(path: Path) -> tuple[StudySpec, Dataset, Metric, TunerModels | UserModels]:
+    """`check`, and the models the study's trials train (the user's own model is built once, with the first
+    trial's values, before anything is written)."""
+    return prepare_spec(load_spec(path), path.parent, str(path))
 
 
-def open_session(study: str, *, storage: str | None = None, name: str | None = None,
-                 seed: int | None = None, worker: int = 0, artifacts: str | Path | None = None) -> Session:
-    """Open (create or resume) the study a study file describes; nothing is written until all checks pass."""
-    path = find_study_file(study)
-    spec, data, metric = check(path)
+def prepare_spec(spec: StudySpec, base_dir: Path,
+                 where: str = "study") -> tuple[StudySpec, Dataset, Metric, TunerModels | UserModels]:
+    """`prepare` for a study definition already read (`base_dir`: where its relative paths start)."""
+    data = load_data(spec.data, spec.task, base_dir)
+    metric = resolve_metric(spec.training, data.task)
+    models = models_for(spec, data, [base_dir, Path.cwd()])
+    models.check(where)
+    return spec, data, metric, models
+
+
+def open_session(study: str | Path | StudySpec, *, storage: str | None = None, name: str | None = None,
+                 seed: int | None = None, worker: int = 0, artifacts: str | Path | None = None,
+                 base_dir: Path | None = None) -> Session:
+    """Open (create or resume) the study a study file describes (or a definition given as a StudySpec, with
+    `name` and `base_dir`); nothing is written until all checks pass."""
+    if isinstance(study, StudySpec):
+        if name is None:
+            raise SpecError("a study given as a definition needs a name; pass name=...")
+        base = (base_dir or Path.cwd()).resolve()
+        spec, data, metric, models = prepare_spec(study, base, f"study {name}")
+    else:
+        path = find_study_file(str(study))
+        base = path.parent
+        spec, data, metric, models = prepare(path)
+        name = name or path.stem
     store = buffered(open_storage(storage))
-    name = name or path.stem
     existing = len(studies.load(store, name).trials) if name in studies.names(store) else 0
     base_seed = spec.sampler.seed if seed is None else seed
     sampler_seed = _sampler_seed(base_seed, existing, worker)
-    first = warmstart.first_trials(spec, data.n_features, data.n_outputs)
+    first = models.first_trials()
     opened = studies.create_or_resume(
-        store, name, spec, path.parent, data.describe(), metric.name, metric.direction,
-        sampler=make_sampler(spec, sampler_seed), pruner=make_pruner(spec),
+        store, name, spec, base, data.describe(), metric.name, metric.direction,
+        sampler=make_sampler(spec, sampler_seed, models.grid()), pruner=make_pruner(spec),
         directions=multiobjective.directions(spec, metric) if spec.multi_objective else None)
-    warmstart.enqueue(opened, first)
+    warmstart.enqueue(opened, first, base=spec.model is not None and spec.model.rewidens and
+                      spec.warm_start.rule_of_thumb)
     names = [metric.name if objective == "metric" else objective for objective in spec.objectives]
-    notes.describe_study(opened, notes.study_note(spec, data.describe(), metric, name), names)
-    return _session(opened, spec, data, metric, base_seed, store.url, artifacts)
+    notes.describe_study(opened, notes.study_note(spec, data.describe(), metric, name, models.dimensions()), names)
+    return _session(opened, spec, data, metric, models, base_seed, store.url, artifacts)
 
 
 def join_session(name: str, *, storage: str | None = None, data_dir: str | Path | None = None,
@@ -120,20 +134,23 @@ def join_session(name: str, *, storage: str | None = None, data_dir: str | Path 
     spec = stored.spec
     data = _load_stored_data(spec, stored.base_dir, data_dir, name)
     metric = resolve_metric(spec.training, data.task)
+    roots = [stored.base_dir] + ([Path(data_dir)] if data_dir is not None else []) + [Path.cwd()]
+    models = models_for(spec, data, roots)  # the user's model is found like data files
     base_seed = spec.sampler.seed if seed is None else seed
     sampler_seed = _sampler_seed(base_seed, len(found.trials), os.getpid() if worker is None else worker)
-    opened = studies.load(store, name, sampler=make_sampler(spec, sampler_seed), pruner=make_pruner(spec))
-    return _session(opened, spec, data, metric, base_seed, store.url, artifacts)
+    opened = studies.load(store, name, sampler=make_sampler(spec, sampler_seed, models.grid()),
+                          pruner=make_pruner(spec))
+    return _session(opened, spec, data, metric, models, base_seed, store.url, artifacts)
 
 
-def _session(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, seed: int | None, url: str,
-             artifacts: str | Path | None) -> Session:
+def _session(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, models: TunerModels | UserModels,
+             seed: int | None, url: str, artifacts: str | Path | None) -> Session:
     """A session whose objective keeps the trial notes and the best model current."""
     from tuner.training.raw_inputs import raw_inputs
 
     folder = resolve_dir(artifacts, url)
     keeper = BestModelKeeper(folder, metric, prepare=lambda model: raw_inputs(model, data))  # it takes raw rows
-    objective = Objective(spec, data, metric, seed=seed or 0, watch=TrialWatch(keeper))
+    objective = Objective(spec, data, metric, seed=seed or 0, watch=TrialWatch(keeper), models=models)
     return Session(study, spec, data, metric, objective, url, folder)
 
 
@@ -150,6 +167,6 @@ def _load_stored_data(spec: StudySpec, base_dir: Path, data_dir: str | Path | No
         except DataError as exc:
             if "not found" not in str(exc):
                 raise
-    relative = spec.data.csv or spec.data.npz
+    relative = spec.data.csv or spec.data.npz or spec.data.images or spec.data.loader
     raise DataError(f"study {name!r}: data file {relative} not found on this machine (looked in "
                     f"{', '.join(str(r) for r in dict.fromkeys(roots))}); copy it there or pass --data-dir")

@@ -34,7 +34,9 @@ def values(spec: StudySpec, metric_value: float, n_params: int,
 
 def measure_latency(model: Any, rows: Any, repeats: int = 5) -> float:
     """Inference time per sample in microseconds (median of `repeats` batched calls, after one warm-up)."""
-    batch = rows[:LATENCY_ROWS]
+    from tuner.training.fit import as_input
+
+    batch = as_input(model, rows[:LATENCY_ROWS])
     model.predict_on_batch(batch)
     times = []
     for _ in range(repeats):

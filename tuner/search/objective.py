@@ -11,39 +11,48 @@ import optuna
 from tuner import record
 from tuner.data import Dataset
 from tuner.errors import TrialFailed
-from tuner.search import multiobjective, pruning, space
+from tuner.search import multiobjective, pruning
 from tuner.search.constraints import record_constraint
 from tuner.search.metric import Metric
+from tuner.search.models import TunerModels, UserModels
 from tuner.search.watch import TrialHook
 from tuner.spec import StudySpec
 from tuner.store import flush, set_user_attrs
-from tuner.training.model import architecture
 
 
 class Objective:
-    """Callable for `study.optimize`; data is loaded once by the caller and shared by every trial."""
+    """Callable for `study.optimize`; data is loaded once by the caller and shared by every trial. `models`: where
+    the trials' models come from (tuner's own by default)."""
 
     def __init__(self, spec: StudySpec, data: Dataset, metric: Metric, seed: int = 0,
-                 watch: TrialHook | None = None) -> None:
+                 watch: TrialHook | None = None, models: TunerModels | UserModels | None = None) -> None:
         self.spec, self.data, self.metric, self.seed = spec, data, metric, seed
         self.watch = watch
+        self.models = models or TunerModels(spec, data)
+        self._tested: dict[str, float] = {}
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        hp = space.sample(trial, self.spec.space, self.spec.training)
-        rows = architecture(hp, self.data.n_features, self.data.n_outputs, self.data.shape)
-        n_params = record.total_params(rows)
+        hp = self.models.sample(trial)
         seed = self.seed + trial.number
-        set_user_attrs(trial, {record.UNITS: hp.units, record.N_PARAMS: n_params, record.ARCHITECTURE: rows,
-                               record.SEED: seed,
-                               record.DROPOUT: [float(f"{layer.dropout:.4g}") for layer in hp.layers],
-                               record.L2: [float(f"{layer.l2:.4g}") for layer in hp.layers]})
+        model = None
+        if self.models.builds_to_count:  # the user's model: built (with TensorFlow) to be counted
+            try:
+                model = self._build(hp, seed)
+            except TrialFailed as exc:
+                set_user_attrs(trial, {record.FAIL_REASON: str(exc), record.TRAIN_SECONDS: 0.0})
+                raise
+        rows = self.models.architecture(hp, model)
+        n_params = record.total_params(rows)
+        widths = self.models.widths(hp)
+        set_user_attrs(trial, {record.UNITS: widths["units"], record.N_PARAMS: n_params, record.ARCHITECTURE: rows,
+                               record.SEED: seed, record.DROPOUT: widths["dropout"], record.L2: widths["l2"]})
         record_constraint(trial, n_params, self.spec.max_params)  # over budget: pruned here, never trained
         if self.watch is not None:
             self.watch.started(trial, hp, rows)
         flush(trial)  # parameters, attributes and note stored together before training starts
         start = time.perf_counter()
         try:
-            history = self._train(trial, hp, seed, n_params)
+            history = self._train(trial, hp, seed, n_params, model)
         except KeyboardInterrupt:
             set_user_attrs(trial, {record.FAIL_REASON: record.INTERRUPTED, record.TRAIN_SECONDS: _since(start)})
             raise
@@ -57,8 +66,20 @@ class Objective:
         set_user_attrs(trial, {**results, **self._tested, record.TRAIN_SECONDS: _since(start)})
         return multiobjective.values(self.spec, value, n_params, trial.user_attrs.get(record.LATENCY))
 
-    def _train(self, trial: optuna.Trial, hp: record.Hyperparams, seed: int,
-               n_params: int = 0) -> dict[str, list[float]]:
+    def _build(self, hp: Any, seed: int) -> Any:
+        from tuner.training.backend import load_keras, start_trial
+
+        load_keras()
+        import tensorflow as tf
+
+        start_trial(seed)
+        try:
+            return self.models.build(hp)
+        except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
+            raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:200]}") from None
+
+    def _train(self, trial: optuna.Trial, hp: Any, seed: int, n_params: int = 0,
+               model: Any = None) -> dict[str, list[float]]:
         from tuner.training.backend import load_keras, start_trial
 
         load_keras()
@@ -66,17 +87,16 @@ class Objective:
         import tensorflow as tf
 
         from tuner.training.fit import fit, test_scores
-        from tuner.training.model import build_model
 
-        start_trial(seed)
+        if model is None:
+            start_trial(seed)
         guard, pruners = pruning.callbacks(trial, self.spec, self.metric, n_params)
         callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), *pruners]
         if self.spec.training.patience:
             callbacks.append(keras.callbacks.EarlyStopping(monitor=self.metric.name, mode=self.metric.direction[:3],
                                                            patience=self.spec.training.patience))
         try:
-            model = build_model(hp, self.data.n_features, self.data.n_outputs, self.data.task,
-                                self.spec.training.optimizer, self.data.shape)
+            model = self.models.build(hp) if model is None else model
             history = fit(model, self.data, hp, self.spec.training.epochs, callbacks, seed=seed)
         except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
             raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:200]}") from None

@@ -11,7 +11,8 @@ from typing import Any
 
 import optuna
 
-from tuner.record import INTEGER_FIELDS, PER_LAYER_FIELDS, SHARED_FIELDS, Hyperparams, Layer, param_name
+from tuner.record import (INTEGER_FIELDS, PER_LAYER_FIELDS, SHARED_FIELDS, WIDTH_MULTIPLIER, Hyperparams, Layer,
+                          param_name)
 from tuner.spec import Dim, SpaceSpec, TrainingSpec
 
 
@@ -71,7 +72,39 @@ def grid(space: SpaceSpec, training: TrainingSpec | None = None) -> dict[str, li
     return {name: dim.values() for name, _, _, dim in sampled(space, training or TrainingSpec())}
 
 
-def _suggest(trial: optuna.Trial, field: str, layer: int | None, dim: Dim) -> Any:
+def user_sampled(space: SpaceSpec, training: TrainingSpec, widths: dict[str, Dim],
+                 multiplier: Dim | None) -> Iterator[tuple[str, str, str | None, Dim]]:
+    """(parameter name, field, width name or None, dimension) of every parameter a user's model samples: one width
+    per name (`units_conv_1`), or the one factor of every width (`width_multiplier`), then L2, dropout and the
+    shared settings; fixed dimensions are not sampled."""
+    if multiplier is not None:
+        if not multiplier.fixed:
+            yield WIDTH_MULTIPLIER, WIDTH_MULTIPLIER, None, multiplier
+    else:
+        for name, dim in widths.items():
+            if not dim.fixed:
+                yield param_name("units", name), "units", name, dim
+    for field in ("l2", "dropout", *SHARED_FIELDS):
+        dim = dimension(space, training, field)
+        if not dim.fixed:
+            yield param_name(field), field, None, dim
+
+
+def sample_user(trial: optuna.Trial, space: SpaceSpec, training: TrainingSpec, widths: dict[str, Dim],
+                multiplier: Dim | None) -> dict[str, Any]:
+    """The values of a user's model's dimensions for one trial: `units` by name (or `width_multiplier`), `l2`,
+    `dropout` and the shared settings; fixed ones as they are."""
+    values: dict[str, Any] = {}
+    if multiplier is not None:
+        values[WIDTH_MULTIPLIER] = float(_suggest(trial, WIDTH_MULTIPLIER, None, multiplier))
+    else:
+        values["units"] = {name: int(_suggest(trial, "units", name, dim)) for name, dim in widths.items()}
+    for field in ("l2", "dropout", *SHARED_FIELDS):
+        values[field] = _suggest(trial, field, None, dimension(space, training, field))
+    return values
+
+
+def _suggest(trial: optuna.Trial, field: str, layer: int | str | None, dim: Dim) -> Any:
     integer = field in INTEGER_FIELDS
     if dim.fixed:
         value = dim.values()[0]

@@ -30,7 +30,7 @@ def rule_of_thumb(spec: StudySpec, n_inputs: int, n_outputs: int) -> dict[str, A
     config = {"layers": 1, "units": round((n_inputs + n_outputs) / 2), "dropout": MODERATE_DROPOUT,
               "l2": MODERATE_L2, "learning_rate": training.learning_rate, "batch_size": training.batch_size,
               "activation": "relu"}
-    return {key: _nearest(spaces.dimension(spec.space, training, key), value) for key, value in config.items()}
+    return {key: nearest(spaces.dimension(spec.space, training, key), value) for key, value in config.items()}
 
 
 def first_trials(spec: StudySpec, n_inputs: int, n_outputs: int, source: str = "warm_start") -> list[dict[str, Any]]:
@@ -70,16 +70,18 @@ def to_params(config: dict[str, Any], spec: StudySpec, where: str) -> dict[str, 
     return params
 
 
-def enqueue(study: optuna.Study, params: list[dict[str, Any]]) -> int:
-    """Queue the first trials of a study that has none yet; returns how many were queued."""
+def enqueue(study: optuna.Study, params: list[dict[str, Any]], base: bool = False) -> int:
+    """Queue the first trials of a study that has none yet; returns how many were queued. `base`: the first one is
+    the user's existing model as it is (marked, so that results can be compared with it)."""
     if study.get_trials(deepcopy=False):
         return 0
-    for p in params:
-        study.enqueue_trial(p, user_attrs={record.WARM_START: True}, skip_if_exists=True)
+    for i, p in enumerate(params):
+        attrs = {record.WARM_START: True, **({record.BASE_MODEL: True} if base and i == 0 else {})}
+        study.enqueue_trial(p, user_attrs=attrs, skip_if_exists=True)
     return len(params)
 
 
-def _nearest(dim: Dim, value: Any) -> Any:
+def nearest(dim: Dim, value: Any) -> Any:
     """`value` moved into the dimension: clipped into a range (on its step), or the closest choice."""
     if dim.fixed:
         return dim.values()[0]

@@ -65,9 +65,9 @@ def _describe(exc: ValidationError, source: str) -> str:
         message = _PLAIN[error["type"]].format(**error.get("ctx", {})) if error["type"] in _PLAIN else message
         if "input" in error and not isinstance(error["input"], (dict, list)) and "(got " not in message:
             message = f"{message} (got {_short(error['input'])})"
-    field = re.match(r"^([a-z_0-9]+): ", message)
+    field = re.match(r"^([a-z_0-9.]+): ", message)
     if field and error["type"] == "value_error" and loc != "study":
-        loc, message = f"{loc}.{field.group(1)}", message[field.end():]
+        loc, message = f"{loc}.{field.group(1)}" if loc else field.group(1), message[field.end():]
     extra = f" ({len(exc.errors()) - 1} more problem(s) after this one)" if len(exc.errors()) > 1 else ""
     return f"{source}: {loc or 'study'}: {message}{extra}"
 

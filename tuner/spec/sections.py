@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from tuner.spec.dim import Dim, Strict
 
@@ -16,7 +16,7 @@ MAX_LAYERS = 100  # 300 Dense layers take ~30 s to build and train an epoch; 1,0
 MAX_UNITS = 65_536
 MAX_EPOCHS = 100_000
 MAX_BATCH_SIZE = 1_000_000
-MAX_LEARNING_RATE = 10.0
+MAX_LEARNING_RATE = 100.0  # far past any rate that trains; a test drives the loss to NaN with 50
 MAX_L2 = 10.0
 MAX_TRIALS = 1_000_000
 MAX_TIMEOUT = 366 * 24 * 3600  # seconds: a year
@@ -32,19 +32,44 @@ DIM_LIMITS: dict[str, tuple[float, float, bool, str]] = {
     "l2": (0, MAX_L2, False, f"strength must be >= 0 and <= {MAX_L2:g}"),
     "learning_rate": (0, MAX_LEARNING_RATE, False, f"must be > 0 and <= {MAX_LEARNING_RATE:g}"),
 }
+SOURCES = ("bundled", "csv", "npz", "loader", "images")
 
 
 class SpaceSpec(Strict):
-    """What is searched. Units, dropout and L2 may be sampled per layer or shared by all layers."""
+    """What is searched. Units, dropout and L2 may be sampled per layer or shared by all layers.
+
+    With the user's own model (`model:`), `units` may name widths instead (`{conv_1: {low: 16, high: 256}}`), and
+    `width_multiplier` is the factor that scales every width of an existing model (`model.widths: multiplier`).
+    """
 
     layers: Dim = Dim(low=1, high=3)
-    units: Dim = Dim(low=8, high=512, log=True)
+    units: Dim | dict[str, Dim] = Dim(low=8, high=512, log=True)
     l2: Dim = Dim(choices=[0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2])  # 0: no L2
     dropout: Dim = Dim(low=0.0, high=0.5, step=0.05)  # 0: no dropout
     learning_rate: Dim | None = None
     batch_size: Dim | None = None
     activation: Dim = Dim(value="relu")
     family: Literal["dense", "conv2d", "lstm", "gru"] = "dense"
+    width_multiplier: Dim | None = None
+
+    @field_validator("units", mode="before")
+    @classmethod
+    def _named_units(cls, units: Any) -> Any:
+        """One dimension written as a mapping (`{low: 8, high: 512}`), or widths by name (`{conv_1: [16, 32]}`)."""
+        if not isinstance(units, dict) or set(units) & set(Dim.model_fields):
+            return Dim.model_validate(units) if isinstance(units, (dict, list, int, float, str)) else units
+        named = {}
+        for name, dim in units.items():
+            try:
+                named[str(name)] = dim if isinstance(dim, Dim) else Dim.model_validate(dim)
+            except ValidationError as exc:
+                raise ValueError(f"{name}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        return named
+
+    @property
+    def named_units(self) -> dict[str, Dim] | None:
+        """The widths by name, when `units` names them."""
+        return self.units if isinstance(self.units, dict) else None
 
     @field_validator("layers", "units", "l2", "dropout", "learning_rate", "batch_size", "activation")
     @classmethod
@@ -59,13 +84,19 @@ class SpaceSpec(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> SpaceSpec:
+        for name, dim in (self.named_units or {}).items():
+            if not dim.numeric() or dim.bounds()[0] < 1 or not dim.integral():
+                raise ValueError(f"units: {name}: needs whole numbers >= 1 (got {dim.describe()})")
+        if self.width_multiplier is not None and (not self.width_multiplier.numeric() or
+                                                  self.width_multiplier.bounds()[0] <= 0):
+            raise ValueError(f"width_multiplier: must be > 0 (got {self.width_multiplier.describe()})")
         for field in ("layers", "units", "l2", "dropout", "learning_rate", "batch_size"):
             dim = getattr(self, field)
-            if dim is not None and not dim.numeric():
+            if isinstance(dim, Dim) and not dim.numeric():
                 raise ValueError(f"{field}: values must be numbers")
         if self.layers.bounds()[0] < 1 or not self.layers.integral():
             raise ValueError(f"layers: needs whole numbers >= 1 (got {self.layers.describe()})")
-        if self.units.bounds()[0] < 1 or not self.units.integral():
+        if self.named_units is None and (self.units.bounds()[0] < 1 or not self.units.integral()):
             raise ValueError(f"units: needs whole numbers >= 1 (got {self.units.describe()})")
         lo, hi = self.dropout.bounds()
         if lo < 0 or hi >= 1:
@@ -97,6 +128,10 @@ class DataSpec(Strict):
     bundled: str | None = None
     csv: str | None = None
     npz: str | None = None
+    loader: str | None = None  # file.py:function (or module:function) returning the data
+    images: str | None = None  # a folder of images, one sub-folder per class
+    image_size: list[int] | None = None  # [height, width] the images are resized to
+    color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
     target: str | None = None
     features: list[str] | None = None
     x_key: str = "x"
@@ -112,9 +147,16 @@ class DataSpec(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> DataSpec:
-        given = [k for k in ("bundled", "csv", "npz") if getattr(self, k) is not None]
+        given = [k for k in SOURCES if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("name exactly one source: bundled: <name>, csv: <file> or npz: <file>")
+            raise ValueError("name exactly one source: bundled: <name>, csv: <file>, npz: <file>, "
+                             "loader: <file.py:function> or images: <folder>")
+        if self.images is None and (self.image_size is not None or self.color_mode != "rgb"):
+            raise ValueError("image_size and color_mode apply only to images: <folder>")
+        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
+            raise ValueError(f"image_size: needs [height, width], whole numbers >= 1 (got {self.image_size})")
+        if self.loader is not None and ":" not in self.loader:
+            raise ValueError(f"loader: {self.loader!r} names no function; write file.py:function")
         if self.bundled is not None and self.bundled not in BUNDLED:
             raise ValueError(f"bundled: unknown data set {self.bundled!r}; choose one of {', '.join(BUNDLED)}")
         if self.csv is not None and not self.target:
@@ -277,6 +319,8 @@ def _warm_problem(key: str, value: Any) -> str | None:
             return f"is not a layer count; write a whole number >= 1 and <= {MAX_LAYERS}"
         return None
     per_layer = key in ("units", "dropout", "l2")
+    if key == "units" and isinstance(value, dict) and value:  # widths by name, for the user's own model
+        value = list(value.values())
     values = value if per_layer and isinstance(value, list) and value else [value]
     if not all(_number(v) for v in values):
         return "is not a finite number" + (" (or a list of them, one per layer)" if per_layer else "")

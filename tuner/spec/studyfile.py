@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from tuner.spec.dim import Dim, Strict
+from tuner.spec.model import ModelSpec
 from tuner.spec.sections import (BudgetSpec, DataSpec, GridSpec, MedianSpec, PrunerSpec, SamplerSpec, SpaceSpec,
                                  TPESpec, TrainingSpec, WarmStartSpec)
 
@@ -27,6 +28,7 @@ class StudySpec(Strict):
     objectives: list[Literal["metric", "n_params", "latency"]] = ["metric"]
     max_params: int | None = Field(None, ge=1)
     warm_start: WarmStartSpec = WarmStartSpec()
+    model: ModelSpec | None = None  # the user's own model; None: tuner builds it from layers and units
 
     @model_validator(mode="before")
     @classmethod
@@ -40,8 +42,9 @@ class StudySpec(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> StudySpec:
+        _check_model(self)
         if isinstance(self.sampler, GridSpec):
-            _check_grid(self.space)
+            _check_grid(self.space, user_model=self.model is not None)
         if self.objectives[:1] != ["metric"] or len(set(self.objectives)) != len(self.objectives):
             raise ValueError("objectives: list metric first, then n_params and/or latency, each once "
                              "(e.g. [metric, n_params])")
@@ -63,7 +66,9 @@ class StudySpec(Strict):
         return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
 
 
-_LATER_FIELDS = (("objectives",), ("max_params",), ("space", "family"), ("data", "shape"), ("data", "window"))
+_LATER_FIELDS = (("objectives",), ("max_params",), ("space", "family"), ("data", "shape"), ("data", "window"),
+                 ("model",), ("space", "width_multiplier"), ("data", "loader"), ("data", "images"),
+                 ("data", "image_size"), ("data", "color_mode"))
 
 
 def _drop_defaults(dump: dict[str, Any], defaults: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> None:
@@ -75,11 +80,46 @@ def _drop_defaults(dump: dict[str, Any], defaults: dict[str, Any], paths: tuple[
             parent.pop(path[-1], None)
 
 
-def _check_grid(space: SpaceSpec) -> None:
-    for field in SpaceSpec.model_fields:
+def _check_model(spec: StudySpec) -> None:
+    """What a study file may say about its model: named widths need the user's model; a build function needs
+    them; tuner's layer settings do not apply to the user's model."""
+    space, model = spec.space, spec.model
+    default = SpaceSpec()  # what is left as it is (a stored definition spells out every default)
+    given = {field for field in ("layers", "family", "units") if getattr(space, field) != getattr(default, field)}
+    if model is None:
+        if space.named_units is not None:
+            raise ValueError("space.units: names widths, which needs the user's own model: add model: {build: "
+                             "file.py:function} or model: {keras: file.keras}")
+        if space.width_multiplier is not None:
+            raise ValueError("space.width_multiplier: applies to an existing model (model: {keras: ...}); remove it")
+        return
+    for field in ("layers", "family"):
+        if field in given:
+            raise ValueError(f"space.{field}: applies to the models tuner builds, not to model: {{...}}; remove it")
+    if model.build is not None and space.named_units is None:
+        raise ValueError("space.units: with model.build, name the widths the function takes, e.g. units: {conv_1: "
+                         "{low: 16, high: 256, log: true}, dense_head: [64, 128, 256]}")
+    if model.build is not None and space.width_multiplier is not None:
+        raise ValueError("space.width_multiplier: applies to an existing model (model.keras or model.function)")
+    if model.rewidens and model.widths == "multiplier" and "units" in given:
+        raise ValueError("space.units: with model.widths: multiplier every width follows space.width_multiplier; "
+                         "remove units, or use widths: each")
+    if model.rewidens and model.widths == "each" and space.width_multiplier is not None:
+        raise ValueError("space.width_multiplier: needs model.widths: multiplier")
+
+
+def _check_grid(space: SpaceSpec, user_model: bool = False) -> None:
+    fields = ("l2", "dropout", "learning_rate", "batch_size", "activation", "width_multiplier") if user_model \
+        else SpaceSpec.model_fields
+    for field in fields:
         dim = getattr(space, field)
         if isinstance(dim, Dim) and dim.is_range:
             raise ValueError(f"sampler grid: space.{field} is a range; give a list of choices instead")
+    for name, dim in (space.named_units or {}).items():
+        if dim.is_range:
+            raise ValueError(f"sampler grid: space.units.{name} is a range; give a list of choices instead")
+    if user_model:
+        return
     if not space.layers.fixed:
         for field in ("units", "dropout", "l2"):
             if space.per_layer(field) and not getattr(space, field).fixed:

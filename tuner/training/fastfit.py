@@ -44,6 +44,9 @@ def plan(model: Any, hp: Hyperparams, task: str) -> Plan | None:
     """Recognise a model that `build_model` made from `hp`; anything else (or a changed one) gets None."""
     import keras
 
+    if not isinstance(hp, Hyperparams):  # the user's own model
+        return None
+
     optimizer = getattr(model, "optimizer", None)
     name = {keras.optimizers.Adam: "adam", keras.optimizers.SGD: "sgd"}.get(type(optimizer))
     if name is None or hp.activation not in ACTIVATIONS or _optimizer_extras(optimizer, name):

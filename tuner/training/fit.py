@@ -41,8 +41,8 @@ def test_scores(model: Any, data: Dataset, hp: Hyperparams) -> dict[str, float]:
     if how is not None:
         scores = fastfit.evaluate(model, data, hp, how)
     else:
-        scores = model.evaluate(data.x_test, data.y_test, batch_size=max(256, hp.batch_size), verbose=0,
-                                return_dict=True)
+        scores = model.evaluate(as_input(model, data.x_test), data.y_test, batch_size=max(256, hp.batch_size),
+                                verbose=0, return_dict=True)
     std = data.target_scaling.std if data.target_scaling is not None else 1.0
     return {f"test_{key}": float(value) * (std if key in UNIT_METRICS else 1.0) for key, value in scores.items()}
 
@@ -53,9 +53,21 @@ def fit_keras(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks
     import tensorflow as tf
 
     tf.random.set_seed(seed)
-    history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+    x_train, x_val = as_input(model, data.x_train), as_input(model, data.x_val)
+    history = model.fit(x_train, data.y_train, validation_data=(x_val, data.y_val), epochs=epochs,
                         batch_size=hp.batch_size, verbose=0, callbacks=[*_in_units(data), *callbacks], shuffle=True)
     return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def as_input(model: Any, x: Any) -> Any:
+    """Flat rows reshaped to the model's input shape (an image, a sequence) where it has one of its own."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) != 1:
+        return x
+    shape = tuple(inputs[0].shape[1:])
+    if None in shape or shape == tuple(x.shape[1:]):
+        return x
+    return x.reshape((len(x), *shape))
 
 
 UNIT_METRICS = ("mae", "val_mae")  # metrics linear in the target: multiplied by its standard deviation

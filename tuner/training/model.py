@@ -61,11 +61,11 @@ def build_model(hp: Hyperparams, n_features: int, n_outputs: int, task: str, opt
     layers.append(keras.layers.Dense(n_outputs, activation=head, name="output"))
     model = keras.Sequential(layers, name="tuner_mlp" if hp.family == "dense" else f"tuner_{hp.family}")
     loss, metric = loss_and_metric(task)
-    model.compile(optimizer=_optimizer(optimizer, hp.learning_rate), loss=loss, metrics=[metric])
+    model.compile(optimizer=make_optimizer(optimizer, hp.learning_rate), loss=loss, metrics=[metric])
     return model
 
 
-def _optimizer(name: str, learning_rate: float) -> Any:
+def make_optimizer(name: str, learning_rate: float) -> Any:
     import keras
 
     classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,

@@ -15,14 +15,27 @@ if TYPE_CHECKING:
 
 
 def raw_inputs(model: keras.Model, data: Dataset) -> keras.Model:
-    """`model` with the study's preprocessing around it; its weights are shared, not copied."""
+    """A copy of the trained `model` (its weights, not its optimizer's state: the file is for predicting) with the
+    study's preprocessing around it."""
     import keras
 
-    inputs = keras.Input((data.n_features,), name="raw_features")
-    hidden = inputs
-    if data.scaling is not None:
-        hidden = keras.layers.Normalization(mean=data.scaling.center, variance=np.square(data.scaling.spread),
-                                            name="feature_scaling")(hidden)
+    trained = model
+    model = keras.models.clone_model(trained)
+    model.set_weights(trained.get_weights())
+
+    if data.raw_shape is not None:  # images: raw pixels in, divided as in training
+        inputs = keras.Input(data.raw_shape, name="raw_images")
+        hidden = inputs if data.scaling is None else \
+            keras.layers.Rescaling(1.0 / float(data.scaling.spread.flat[0]), name="pixel_scaling")(inputs)
+    else:
+        inputs = keras.Input((data.n_features,), name="raw_features")
+        hidden = inputs
+        if data.scaling is not None:
+            hidden = keras.layers.Normalization(mean=data.scaling.center, variance=np.square(data.scaling.spread),
+                                                name="feature_scaling")(hidden)
+    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else (data.n_features,)
+    if shape != tuple(inputs.shape[1:]):  # an image or a sequence: the raw row reshaped to what the model takes
+        hidden = keras.layers.Reshape(shape, name="row_to_input")(hidden)
     outputs = model(hidden)
     if data.target_scaling is not None:
         outputs = keras.layers.Rescaling(scale=data.target_scaling.std, offset=data.target_scaling.mean,
@@ -31,8 +44,9 @@ def raw_inputs(model: keras.Model, data: Dataset) -> keras.Model:
 
 
 def raw_rows(x: np.ndarray, data: Dataset) -> np.ndarray:
-    """Scaled rows of the data set as they were before scaling."""
-    return x if data.scaling is None else x * data.scaling.spread + data.scaling.center
+    """Scaled rows of the data set as they were before scaling (images in their own shape)."""
+    raw = x if data.scaling is None else x * data.scaling.spread + data.scaling.center
+    return raw.reshape((len(raw), *data.raw_shape)) if data.raw_shape is not None else raw
 
 
 def raw_target(y: np.ndarray, data: Dataset) -> np.ndarray:

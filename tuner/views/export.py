@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tuner import record
 from tuner.errors import TunerError
 from tuner.store import outline, studies
+from tuner.views.format import fmt
 from tuner.views.summary import units
 
 MODEL_FILE = "model.keras"
@@ -63,11 +64,10 @@ def export_model(study: optuna.Study, out: Path, number: int | None = None) -> E
     """Retrain one trial with its seed and write into `out`: model.keras (taking raw input rows, predicting in the
     target's units), classes.json (classification), hyperparams.json and MODEL_CARD.md."""
     from tuner.data import load_data
-    from tuner.search import space
     from tuner.search.metric import resolve_metric
+    from tuner.search.models import models_for
     from tuner.training.backend import load_keras, start_trial
     from tuner.training.fit import fit, test_scores
-    from tuner.training.model import architecture, build_model
     from tuner.training.raw_inputs import raw_inputs, raw_rows
 
     definition = studies.definition(study)
@@ -75,13 +75,14 @@ def export_model(study: optuna.Study, out: Path, number: int | None = None) -> E
     trial = pick_trial(study, number)
     data = load_data(spec.data, spec.task, definition.base_dir)
     metric = resolve_metric(spec.training, data.task)
-    hp = space.from_params(trial.params, spec.space, spec.training)
+    models = models_for(spec, data, [definition.base_dir, Path.cwd()])
+    hp = models.from_params(trial.params)
     seed, epochs = int(trial.user_attrs.get(record.SEED, 0)), int(trial.user_attrs.get(record.BEST_EPOCH, 0)) + 1
     out.mkdir(parents=True, exist_ok=True)
 
     load_keras()
     start_trial(seed)
-    model = build_model(hp, data.n_features, data.n_outputs, data.task, spec.training.optimizer, data.shape)
+    model = models.build(hp)
     history = fit(model, data, hp, epochs, [], seed=seed)
     reproduced = history[metric.name][-1]
     tested = test_scores(model, data, hp).get(record.test_key(metric.base))
@@ -91,7 +92,7 @@ def export_model(study: optuna.Study, out: Path, number: int | None = None) -> E
         (out / CLASSES_FILE).write_text(json.dumps(list(data.classes)) + "\n")
         files.append(out / CLASSES_FILE)
 
-    rows = architecture(hp, data.n_features, data.n_outputs, data.shape)
+    rows = models.architecture(hp, model)
     n_params = record.total_params(rows)
     recorded = trial.values[0]
     card = {"study": study.study_name, "trial": trial.number, "seed": seed, "epochs": epochs,
@@ -99,7 +100,8 @@ def export_model(study: optuna.Study, out: Path, number: int | None = None) -> E
             "reproduced": reproduced, "test_metric": record.test_key(metric.base), "test": tested,
             "units": units(data.task, metric.base, data.target), "n_params": n_params, "params": trial.params,
             "hyperparams": hp.to_dict(), "data": data.describe(), "classes": list(data.classes),
-            "inputs": data.input_columns, "example": [float(v) for v in raw_rows(data.x_val[:1], data)[0]]}
+            "inputs": data.input_columns, "raw_shape": list(data.raw_shape) if data.raw_shape else None,
+            "example": [float(v) for v in raw_rows(data.x_val[:1], data).reshape(-1)]}
     (out / PARAMS_FILE).write_text(json.dumps(card, indent=2) + "\n")
     (out / CARD_FILE).write_text(model_card(card, rows, spec.description))
     files += [out / PARAMS_FILE, out / CARD_FILE]
@@ -125,7 +127,18 @@ def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: st
              f"learning rate {card['hyperparams']['learning_rate']:g}, batch size "
              f"{card['hyperparams']['batch_size']}; **{card['n_params']} parameters**", "",
              "| layer | units | parameters | dropout | L2 |", "|---|---|---|---|---|"]
-    lines += [f"| {r['layer']} | {r['units']} | {r['params']} | {r['dropout']:g} | {r['l2']:g} |" for r in rows]
+    lines += [f"| {r['layer']} | {fmt(r['units'])} | {r['params']} | {fmt(r['dropout'])} | {fmt(r['l2'])} |"
+              for r in rows]
+    if card["raw_shape"]:
+        shape = card["raw_shape"]
+        lines += ["", "## Use", "", f"`{MODEL_FILE}` takes images of {shape[0]} x {shape[1]} pixels with {shape[2]} "
+                  f"channel(s), pixel values 0-255 as they are read (the division by 255 is its first layer).", "",
+                  "```python", "import json, keras, numpy as np",
+                  f"model, classes = keras.models.load_model(\"{MODEL_FILE}\"), json.load(open(\"{CLASSES_FILE}\"))",
+                  f"image = keras.utils.img_to_array(keras.utils.load_img(\"digit.png\", "
+                  f"color_mode=\"{'grayscale' if shape[2] == 1 else 'rgb'}\", target_size=({shape[0]}, {shape[1]})))",
+                  "print(classes[int(np.argmax(model.predict(image[None], verbose=0)[0]))])", "```", ""]
+        return "\n".join(lines)
     lines += ["", "## Use", "",
               f"`{MODEL_FILE}` takes raw input rows, as in the data the study was tuned on (the scaling fitted on the "
               f"training rows is its first layer), {len(card['inputs'])} values a row, in this order:", "",

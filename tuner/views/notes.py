@@ -7,13 +7,16 @@ from typing import Any
 import optuna
 
 from tuner.record import Hyperparams, Metric, total_params
-from tuner.spec import StudySpec
+from tuner.spec import Dim, StudySpec
 from tuner.store import of
+from tuner.views.format import fmt
 from tuner.views.summary import units
 
 
-def study_note(spec: StudySpec, data: dict[str, Any], metric: Metric, name: str) -> str:
-    """Data set and shapes, task, search space, training, sampler, pruner and budget."""
+def study_note(spec: StudySpec, data: dict[str, Any], metric: Metric, name: str,
+               dimensions: list[tuple[str, Dim, str]]) -> str:
+    """Data set and shapes, task, search space (`dimensions`: name, dimension, per layer), training, sampler,
+    pruner and budget."""
     classes = f", {data['classes']} classes" if data.get("classes") else ""
     lines = [f"## {name}", ""]
     if spec.description:
@@ -32,13 +35,8 @@ def study_note(spec: StudySpec, data: dict[str, Any], metric: Metric, name: str)
         "| dimension | values | per layer |",
         "|---|---|---|",
     ]
-    space = spec.space
-    for field in ("layers", "units", "dropout", "l2", "activation", "learning_rate", "batch_size"):
-        dim = getattr(space, field)
-        if dim is None:
-            continue
-        per_layer = ("yes" if space.per_layer(field) else "no") if field in ("units", "dropout", "l2") else ""
-        lines.append(f"| {field} | {dim.describe()} | {per_layer} |")
+    for name, dim, per_layer in dimensions:
+        lines.append(f"| {name} | {dim.describe()} | {per_layer} |")
     t, budget = spec.training, spec.budget
     lines += [
         "",
@@ -61,8 +59,8 @@ def trial_note(number: int, architecture: list[dict[str, Any]], hp: Hyperparams)
     lines = [f"### Trial {number}: {len(hidden)} layer(s) {hidden}, {total:,} parameters", "",
              "| layer | units | params | dropout | L2 |", "|---|---:|---:|---:|---:|"]
     for row in architecture:
-        lines.append(f"| {row['layer']} | {row['units']} | {row['params']:,} | {row['dropout']:.3g} | "
-                     f"{row['l2']:.3g} |")
+        lines.append(f"| {row['layer']} | {fmt(row['units'])} | {row['params']:,} | {_short(row['dropout'])} | "
+                     f"{_short(row['l2'])} |")
     lines += ["", f"activation {hp.activation}, learning rate {hp.learning_rate:g}, batch size {hp.batch_size}"]
     return "\n".join(lines) + "\n"
 
@@ -93,6 +91,10 @@ def describe_study(study: optuna.Study, note: str, metric_names: list[str]) -> N
     """The study note (unless the study has one) and the objectives' names on the dashboard's axes."""
     save_study_note(study, note)
     study.set_metric_names(metric_names)
+
+
+def _short(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
 
 
 def _shape(shape: Any) -> str:

@@ -1,0 +1,103 @@
+"""tuner from Python (a notebook, a script): run a study from a study file or a dict, get the study, its best trial
+and its best model. The CLI works through these same functions.
+
+    import tuner
+    result = tuner.start("studies/digits_images.yaml", trials=12)
+    print(result.best.value, result.best.params)
+    model = tuner.best_model(result.study)        # retrained from its seed; takes raw inputs
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+    import optuna
+    from optuna.trial import FrozenTrial
+
+    from tuner.run.session import Session
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished run: the study (an optuna.Study in tuner's store) and its best trial (None: none completed)."""
+
+    study: optuna.Study
+    best: FrozenTrial | None
+    session: Session
+
+
+def open(study: str | Path | dict[str, Any], *, storage: str | None = None, name: str | None = None,  # noqa: A001
+         seed: int | None = None, artifacts: str | Path | None = None, base_dir: str | Path | None = None,
+         worker: int = 0) -> Session:
+    """Open (create or resume) a study: a study file's name or path, or its definition as a dict (then `name` is
+    needed, and relative paths in it start at `base_dir`, default the working folder). Everything is checked
+    first; a mistake is a TunerError and nothing is written."""
+    from tuner.run.session import open_session
+    from tuner.spec import parse_spec
+
+    quiet()
+    if isinstance(study, dict):
+        spec = parse_spec(study, f"study {name or '(unnamed)'}")
+        return open_session(spec, storage=storage, name=name, seed=seed, artifacts=artifacts, worker=worker,
+                            base_dir=Path(base_dir) if base_dir is not None else None)
+    return open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts, worker=worker)
+
+
+def start(study: str | Path | dict[str, Any], *, trials: int | None = None, timeout: float | None = None,
+        storage: str | None = None, name: str | None = None, seed: int | None = None,
+        artifacts: str | Path | None = None, base_dir: str | Path | None = None) -> Result:
+    """Open a study (see `open`) and run it until its trial budget (`trials` overrides the study file's, as a
+    total for the study) or `timeout` seconds."""
+    from tuner import record
+
+    session = open(study, storage=storage, name=name, seed=seed, artifacts=artifacts, base_dir=base_dir)
+    budget = session.budget(trials)
+    if budget is not None:  # workers that join later use the same total
+        session.study.set_user_attr(record.TRIALS, budget)
+    session.run(budget, timeout if timeout is not None else session.spec.budget.timeout)
+    return Result(session.study, best(session.study), session)
+
+
+def load(name: str, storage: str | None = None) -> optuna.Study:
+    """A study in the store, by name (default store: TUNER_STORAGE, else sqlite:///tuner.db)."""
+    from tuner.store import open_storage, studies
+
+    return studies.load(open_storage(storage, heartbeat=False), name)
+
+
+def best(study: optuna.Study) -> FrozenTrial | None:
+    """The best complete trial (a study with several objectives: the Pareto front's most accurate), read whole."""
+    from tuner.views.summary import best_trial_whole
+
+    return best_trial_whole(study)
+
+
+def best_model(study: optuna.Study, out: str | Path | None = None, trial: int | None = None) -> keras.Model:
+    """The best (or a chosen) trial retrained from its seed, as `tuner export` saves it (it takes raw inputs);
+    the files are written to `out` (default a temporary folder)."""
+    import keras
+
+    from tuner.views.export import MODEL_FILE, export_model
+
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="tuner-model-"))
+    export_model(study, folder, trial)
+    return keras.models.load_model(folder / MODEL_FILE)
+
+
+def quiet() -> None:
+    """Keep TensorFlow's start-up noise, Optuna's per-trial lines and its experimental-feature warnings out of the
+    output (tuner uses heartbeats and metric names on purpose)."""
+    import os
+    import warnings
+
+    import optuna
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)

@@ -1,0 +1,99 @@
+"""The user's own Keras models: built by their function (or rebuilt from their model), checked against the task,
+compiled for it when they come uncompiled, and described layer by layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tuner.errors import SpecError, TrialFailed
+from tuner.training.model import loss_and_metric, make_optimizer
+from tuner.training.rewiden import WIDTH_KEYS
+
+if TYPE_CHECKING:
+    import keras
+
+
+def from_function(function: Callable[..., Any], key: str, *args: Any, first: bool = False) -> keras.Model:
+    """The model `function(*args)` returns. A mistake is a SpecError on the `first` call (the check before the
+    study starts), and fails only that trial later (a build that fails for some widths: incompatible shapes)."""
+    import keras
+
+    from tuner import usercode
+
+    try:
+        model = usercode.call(function, key, *args)
+    except SpecError as exc:
+        if first:
+            raise
+        raise TrialFailed(f"the model could not be built: {str(exc).split(': ', 1)[-1]}") from None
+    if not isinstance(model, keras.Model):
+        raise SpecError(f"{key}: {getattr(function, '__name__', 'the function')}() returned "
+                        f"{type(model).__name__}, not a keras.Model; return the model it builds")
+    return model
+
+
+def check_output(model: keras.Model, task: str, n_outputs: int, key: str) -> None:
+    """The model's output fits the task: one value per class, or one number."""
+    if len(model.outputs) != 1:
+        raise SpecError(f"{key}: the model has {len(model.outputs)} outputs; tuner tunes models with one")
+    shape = tuple(model.outputs[0].shape[1:])
+    width = shape[-1] if shape else None
+    if len(shape) != 1 or width != n_outputs:
+        want = f"{n_outputs} values (one per class)" if task == "classification" else "one number"
+        raise SpecError(f"{key}: the model's output is shaped {list(shape)} a row but this {task} needs {want}; "
+                        f"change its last layers")
+
+
+def compiled(model: keras.Model, task: str, optimizer: str, learning_rate: float, metric: str,
+             key: str) -> keras.Model:
+    """The model compiled for the task (loss, metric and optimizer from the study's training settings) unless it
+    came compiled; then its own loss and metrics are kept and the study's metric must be one of them."""
+    if model.compiled:
+        logged = {m for m in _metric_names(model)} | {"loss"}
+        if metric.removeprefix("val_") not in logged:
+            raise SpecError(f"training.metric: {metric!r} is not among the compiled model's metrics "
+                            f"({', '.join(sorted(logged))}); name one of them, or return the model uncompiled")
+        return model
+    loss, name = loss_and_metric(task)
+    if task == "classification" and _last_activation(model) == "linear":
+        import keras
+
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # the model outputs logits
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=[name])
+    return model
+
+
+def set_learning_rate(model: keras.Model, learning_rate: float) -> None:
+    """A compiled model's learning rate, as the trial sampled it."""
+    model.optimizer.learning_rate = learning_rate
+
+
+def rows(model: keras.Model, dropout: dict[str, float] | None = None,
+         l2: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """One row per layer that has weights (the last one is the output): width (units or filters) where it has one,
+    parameters (Keras's own count, so they add up to `model.count_params()`), and the dropout and L2 tuner gave it
+    (None where the user's own code decides)."""
+    table = []
+    for layer in model.layers:
+        params = layer.count_params() if layer.built else 0
+        if not params:
+            continue
+        key = WIDTH_KEYS.get(type(layer).__name__)
+        table.append({"layer": layer.name, "units": getattr(layer, key) if key else None, "params": int(params),
+                      "dropout": None if dropout is None else dropout.get(layer.name, 0.0),
+                      "l2": None if l2 is None else l2.get(layer.name, 0.0)})
+    return table
+
+
+def _metric_names(model: keras.Model) -> list[str]:
+    config = model.get_compile_config() or {}
+    names = []
+    for metric in (config.get("metrics") or []):
+        names.append(metric if isinstance(metric, str) else metric.get("config", {}).get("name", ""))
+    return [{"acc": "accuracy"}.get(n, n) for n in names]
+
+
+def _last_activation(model: keras.Model) -> str:
+    activation = getattr(model.layers[-1], "activation", None)
+    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
