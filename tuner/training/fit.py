@@ -41,22 +41,37 @@ def test_scores(model: Any, data: Dataset, hp: Hyperparams) -> dict[str, float]:
     if how is not None:
         scores = fastfit.evaluate(model, data, hp, how)
     else:
-        scores = model.evaluate(as_input(model, data.x_test), data.y_test, batch_size=max(256, hp.batch_size),
-                                verbose=0, return_dict=True)
+        from tuner.training import pipelines
+
+        scores = model.evaluate(pipelines.evaluation(data, input_shape(model, data), "test"), verbose=0,
+                                return_dict=True)
     std = data.target_scaling.std if data.target_scaling is not None else 1.0
     return {f"test_{key}": float(value) * (std if key in UNIT_METRICS else 1.0) for key, value in scores.items()}
 
 
 def fit_keras(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list[Any],
               seed: int = 0) -> dict[str, list[float]]:
-    """Plain `model.fit` with validation after every epoch, its shuffling seeded by TensorFlow's global seed."""
+    """`model.fit` with validation after every epoch, on tf.data pipelines made from tensors kept for the process
+    (tuner.training.pipelines); the shuffling follows `seed`."""
     import tensorflow as tf
 
+    from tuner.training import pipelines
+
     tf.random.set_seed(seed)
-    x_train, x_val = as_input(model, data.x_train), as_input(model, data.x_val)
-    history = model.fit(x_train, data.y_train, validation_data=(x_val, data.y_val), epochs=epochs,
-                        batch_size=hp.batch_size, verbose=0, callbacks=[*_in_units(data), *callbacks], shuffle=True)
+    shape = input_shape(model, data)
+    batches, per_epoch = pipelines.training(data, shape, hp.batch_size, seed)
+    history = model.fit(batches, steps_per_epoch=per_epoch, epochs=epochs, verbose=0, shuffle=False,
+                        validation_data=pipelines.evaluation(data, shape, "val"),
+                        callbacks=[*_in_units(data), *callbacks])
     return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def input_shape(model: Any, data: Dataset) -> tuple[int, ...]:
+    """The shape of one row as the model takes it: its own input shape, else the data's rows (flat or shaped)."""
+    inputs = getattr(model, "inputs", None)
+    if inputs and len(inputs) == 1 and None not in tuple(inputs[0].shape[1:]):
+        return tuple(inputs[0].shape[1:])
+    return (data.n_features,)
 
 
 def as_input(model: Any, x: Any) -> Any:
