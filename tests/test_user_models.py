@@ -43,6 +43,28 @@ def stored(workdir: Path, name: str) -> optuna.Study:
                                                                    heartbeat=False))
 
 
+def dashboard_shows(workdir: Path, name: str) -> dict:
+    """What optuna-dashboard's own API serves for the study: its trials with attributes, notes, curves, artifacts."""
+    from optuna_dashboard import wsgi
+
+    from tests.test_constraints import _get
+    from tuner.store import open_storage
+    from tuner.views.artifacts import open_store
+
+    app = wsgi(open_storage(f"sqlite:///{workdir / 'tuner.db'}", heartbeat=False),
+               artifact_store=open_store(workdir / "artifacts"))
+    studies = json.loads(_get(app, "/api/studies"))["study_summaries"]
+    study_id = next(s["study_id"] for s in studies if s["study_name"] == name)
+    detail = json.loads(_get(app, f"/api/studies/{study_id}"))
+    complete = [t for t in detail["trials"] if t["state"] == "Complete"]
+    assert complete and all(t["intermediate_values"] for t in complete)  # learning curves
+    assert all(t["note"]["body"].startswith(f"### Trial {t['number']}") for t in detail["trials"])  # trial notes
+    assert all({a["key"] for a in t["user_attrs"]} >= {"units", "n_params", "architecture"} for t in complete)
+    (artifact,) = detail["artifacts"]  # the best model so far
+    assert artifact["filename"].startswith(f"{name}-best-trial-")
+    return detail
+
+
 def test_a_build_function_on_an_image_folder_runs_end_to_end(cli, workdir: Path) -> None:
     example(workdir, "digits_images", {"training": {"epochs": 3}, "budget": {"trials": 3}, "pruner": "none"},
             ("models/cnn.py", "data/digit_images"))
@@ -86,6 +108,7 @@ def test_a_build_function_on_an_image_folder_runs_end_to_end(cli, workdir: Path)
     assert saved.input_shape == (None, 8, 8, 1)  # raw images in: pixels 0-255, divided inside
     assert json.loads((workdir / "out" / "classes.json").read_text())[int(np.argmax(saved.predict(
         image[None], verbose=0)[0]))] in [str(d) for d in range(10)]
+    dashboard_shows(workdir, "digits_images")
     report = cli("report", "digits_images", "--out", "report")
     assert report.exit_code == 0 and (workdir / "report" / "index.html").is_file(), report.output
 
@@ -109,6 +132,8 @@ def test_an_existing_model_is_rewidened_and_compared_with_itself(cli, workdir: P
     rows = {r["layer"]: r for r in widened.user_attrs["architecture"]}
     assert rows["conv_a"]["units"] == rows["conv_b"]["units"] == widened.params["units_conv_a+conv_b"]  # tied
     assert rows["digit"]["units"] == 10  # the output layer keeps its width
+    dashboard_shows(workdir, "digits_rewiden")
+    assert cli("report", "digits_rewiden", "--out", "report").exit_code == 0
     exported = cli("export", "digits_rewiden", "--out", "out")
     assert exported.exit_code == 0, exported.output
     card = json.loads((workdir / "out" / "hyperparams.json").read_text())
