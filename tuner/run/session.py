@@ -14,7 +14,8 @@ from tuner.errors import DataError, SpecError
 from tuner.run import runner
 from tuner.search import multiobjective, space, warmstart
 from tuner.search.metric import Metric, resolve_metric
-from tuner.search.models import TunerModels, UserModels, models_for
+from tuner.search.models import TunerModels, models_for
+from tuner.search.user_space import UserModels
 from tuner.search.objective import Objective
 from tuner.search.pruning import make_pruner
 from tuner.search.sampler import make_sampler

@@ -14,7 +14,8 @@ from tuner.errors import TrialFailed
 from tuner.search import multiobjective, pruning
 from tuner.search.constraints import record_constraint
 from tuner.search.metric import Metric
-from tuner.search.models import TunerModels, UserModels
+from tuner.search.models import TunerModels
+from tuner.search.user_space import UserModels
 from tuner.search.watch import TrialHook
 from tuner.spec import StudySpec
 from tuner.store import flush, set_user_attrs

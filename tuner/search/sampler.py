@@ -21,4 +21,4 @@ def make_sampler(spec: StudySpec, seed: int | None = None,
                                            seed=s.seed)
     if isinstance(s, RandomSpec):
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=s.n_startup_trials)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=s.n_startup_trials, multivariate=True, group=s.group)

@@ -192,6 +192,7 @@ class TPESpec(Strict):
     name: Literal["tpe"]
     seed: int | None = Field(0, ge=0, le=MAX_SEED)
     n_startup_trials: int = Field(10, ge=0, le=MAX_TRIALS)
+    group: bool = False  # model the parameters that appear together (a layer count's units) jointly
 
 
 class RandomSpec(Strict):

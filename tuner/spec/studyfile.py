@@ -68,7 +68,7 @@ class StudySpec(Strict):
 
 _LATER_FIELDS = (("objectives",), ("max_params",), ("space", "family"), ("data", "shape"), ("data", "window"),
                  ("model",), ("space", "width_multiplier"), ("data", "loader"), ("data", "images"),
-                 ("data", "image_size"), ("data", "color_mode"))
+                 ("data", "image_size"), ("data", "color_mode"), ("sampler", "group"))
 
 
 def _drop_defaults(dump: dict[str, Any], defaults: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> None:
