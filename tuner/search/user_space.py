@@ -164,11 +164,11 @@ class UserModels:
         first = self.first_trials()
         if first:
             return first[0]
-        middle: dict[str, Any] = {}
+        point: dict[str, Any] = {}
         for name, _, _, dim in space.user_sampled(self.spec.space, self.spec.training, self.width_dims(),
                                                    self.multiplier):
-            middle[name] = middle(dim)
-        return middle
+            point[name] = middle(dim)
+        return point
 
     def _to_params(self, config: dict[str, Any], where: str) -> dict[str, Any]:
         params: dict[str, Any] = {}
