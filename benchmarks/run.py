@@ -32,15 +32,18 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import quality as bench_quality  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "benchmarks" / "reference"
 PYTHON = sys.executable
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MODES = {
     "quick": {"repeats": 1, "budgets": [60], "seeds": [0], "kerastuner": False, "memory_trials": (30, 150),
-              "prefill": 500, "after_prefill": 8},
+              "prefill": 500, "after_prefill": 8, "ceiling_minutes": 0},
     "full": {"repeats": 3, "budgets": [60, 300], "seeds": [0, 1, 2, 3, 4], "kerastuner": True,
-             "memory_trials": (50, 500), "prefill": 2000, "after_prefill": 32},
+             "memory_trials": (50, 500), "prefill": 2000, "after_prefill": 32, "ceiling_minutes": 30},
 }
 
 
@@ -102,6 +105,14 @@ def tuner_figures(run: dict[str, Any], trials: list[Any]) -> dict[str, Any]:
             "best": max((t.value for t in done if t.value is not None), default=None)}
 
 
+def reference_figures(script: str, work: Path) -> dict[str, Any]:
+    """Run one of benchmarks/reference/ and take its figures from the JSON line it prints last."""
+    run = launch([PYTHON, str(REFERENCE / script)], work)
+    info = json.loads(run.pop("stdout").strip().splitlines()[-1])
+    return {**run, "epochs": info["epochs"], "trials": info["trials"], "best": info["best"],
+            "first_trial_s": info["startup_s"]}
+
+
 def tf_import_seconds(work: Path) -> float:
     code = "import time; t = time.perf_counter(); import tensorflow, keras; print(time.perf_counter() - t)"
     return float(launch([PYTHON, "-c", code], work)["stdout"].strip().splitlines()[-1])
@@ -116,11 +127,8 @@ def fixed_workload(work: Path, repeats: int, rows: dict[str, Any]) -> None:
     for i in range(repeats):
         db = f"sqlite:///{work / f'fixed_{i}.db'}"
         tuner_runs.append(tuner_figures(tuner_start(grid, work, db), trials_of(db, "fixed_grid")))
-        anchor = launch([PYTHON, str(REFERENCE / "anchor_fixed_grid.py")], work)
-        info = json.loads(anchor["stdout"].strip().splitlines()[-1])
-        anchor.pop("stdout")
-        anchor_runs.append({**anchor, "epochs": info["epochs"], "trials": info["trials"], "best": info["best"],
-                            "first_trial_s": info["startup_s"]})
+        anchor = reference_figures("anchor_fixed_grid.py", work)
+        anchor_runs.append(anchor)
         print(f"  fixed workload {i + 1}/{repeats}: tuner {tuner_runs[-1]['wall_s']:.1f} s, "
               f"hand-written {anchor['wall_s']:.1f} s", flush=True)
     rows["fixed_tuner"], rows["fixed_anchor"] = tuner_runs, anchor_runs
@@ -172,11 +180,8 @@ def user_model_workload(work: Path, repeats: int, rows: dict[str, Any]) -> None:
         db2 = f"sqlite:///{work / f'user_w2_{i}.db'}"
         two = tuner_figures(tuner_start(study, work, db2, "--workers", "2"), trials_of(db2, "fixed_grid_cnn"))
         twos.append({**two, "overhead_share": None})
-        anchor = launch([PYTHON, str(REFERENCE / "anchor_user_cnn.py")], work)
-        info = json.loads(anchor["stdout"].strip().splitlines()[-1])
-        anchor.pop("stdout")
-        anchors.append({**anchor, "epochs": info["epochs"], "trials": info["trials"], "best": info["best"],
-                        "first_trial_s": info["startup_s"]})
+        anchor = reference_figures("anchor_user_cnn.py", work)
+        anchors.append(anchor)
         print(f"  user-model workload {i + 1}/{repeats}: tuner {ones[-1]['wall_s']:.1f} s, with 2 workers "
               f"{twos[-1]['wall_s']:.1f} s, hand-written {anchor['wall_s']:.1f} s", flush=True)
     rows["user_tuner"], rows["user_workers2"], rows["user_anchor"] = ones, twos, anchors
@@ -269,69 +274,57 @@ def _count(db_file: Path) -> int:
 # ---------------------------------------------------------------- search quality at equal time
 
 
-def best_by(points: list[tuple[float, float]], seconds: float) -> float | None:
-    """The best value among results finished within `seconds` of launch."""
-    values = [value for at, value in points if at <= seconds]
-    return max(values) if values else None
-
-
-QUALITY_DATA = {"digits": None, "noisy10": ROOT / "studies" / "data" / "noisy10.npz"}  # study name -> npz for refs
-
-
-def quality(work: Path, budgets: list[int], seeds: list[int], kerastuner: bool, rows: dict[str, Any]) -> None:
-    """Best value reached by each budget after launch, per data set, tool and seed (the same seed for all tools)."""
+def quality(work: Path, budgets: list[int], seeds: list[int], kerastuner: bool, rows: dict[str, Any],
+            data_sets: list[str], ceiling_minutes: float) -> None:
+    """Per data set, tool, budget and seed: the tool's pick (its best validation score by then), retrained and
+    scored on the shared test split (benchmarks/quality.py); and the ceiling, the pick of one long tuner run."""
     import optuna
 
     horizon = max(budgets)
-    rows["quality"] = {}
-    for data, npz in QUALITY_DATA.items():
-        swap = ["--npz", str(npz)] if npz else []
-        out: dict[str, dict[int, list[tuple[float, float]]]] = {"tuner": {}, "optuna-plain": {}}
+    rows["quality"], rows["ceiling"] = {}, {}
+    for data in data_sets:
+        rest, test = bench_quality.shared_split(data, work)
+        study = bench_quality.tuner_study(data, rest, work)
+        swap = ["--npz", str(rest)]
+        picks: dict[str, dict[int, dict[str, Any]]] = {"tuner": {}, "optuna-plain": {}}
         if kerastuner:
-            out["keras-tuner"] = {}
+            picks["keras-tuner"] = {}
         for seed in seeds:
             db = f"sqlite:///{work / f'quality_{data}_{seed}.db'}"
-            run = tuner_start(ROOT / "studies" / f"{data}.yaml", work, db, "--seed", str(seed), "--timeout",
-                              str(horizon), "--trials", "100000")
-            out["tuner"][seed] = _points(run, trials_of(db, data))
-
+            run = tuner_start(study, work, db, "--seed", str(seed), "--timeout", str(horizon), "--trials", "100000")
+            picks["tuner"][seed] = bench_quality.optuna_picks(trials_of(db, data), run["started"], budgets)
             db = f"sqlite:///{work / f'plain_{data}_{seed}.db'}"
             run = launch([PYTHON, str(ROOT / "benchmarks" / "seeded.py"), str(seed), *swap,
                           str(REFERENCE / "anchor_optuna_plain.py"), str(horizon), db], work)
-            out["optuna-plain"][seed] = _points(run, trials_of(db, optuna.get_all_study_names(db)[0]))
-
+            picks["optuna-plain"][seed] = bench_quality.optuna_picks(
+                trials_of(db, optuna.get_all_study_names(db)[0]), run["started"], budgets)
             if kerastuner:  # one Hyperband iteration, stopped at the horizon: only results by then count
                 folder = work / f"kt_{data}_{seed}"
                 run = launch([PYTHON, str(ROOT / "benchmarks" / "seeded.py"), str(seed), *swap,
                               str(REFERENCE / "anchor_kerastuner.py"), "30", str(folder)], work,
                              stop_after=horizon + 5)
-                out["keras-tuner"][seed] = _kerastuner_points(run, folder)
+                picks["keras-tuner"][seed] = bench_quality.kerastuner_picks(folder, run["started"], budgets)
             print(f"  quality {data} seed {seed}: " + ", ".join(
-                f"{tool} {best_by(points[seed], horizon)}" for tool, points in out.items()), flush=True)
-        rows["quality"][data] = {tool: {str(b): [best_by(points[s], b) for s in seeds] for b in budgets}
-                                 for tool, points in out.items()}
-
-
-def _points(run: dict[str, Any], trials: list[Any]) -> list[tuple[float, float]]:
-    """(seconds since launch, value) for every trial with a value: completed, or pruned at its last report."""
-    points = []
-    for t in trials:
-        if t.datetime_complete is None:
-            continue
-        value = t.value if t.value is not None else max(t.intermediate_values.values(), default=None)
-        if value is not None:
-            points.append(((t.datetime_complete - run["started"]).total_seconds(), value))
-    return points
-
-
-def _kerastuner_points(run: dict[str, Any], folder: Path) -> list[tuple[float, float]]:
-    started = run["started"].replace(tzinfo=dt.UTC).timestamp()
-    points = []
-    for path in folder.glob("*/trial_*/trial.json"):
-        score = json.loads(path.read_text()).get("score")
-        if score is not None:
-            points.append((path.stat().st_mtime - started, float(score)))
-    return points
+                f"{tool} {(p[seed][str(horizon)] or {}).get('val')}" for tool, p in picks.items()), flush=True)
+        jobs = [(tool, seed, str(b)) for tool in picks for seed in seeds for b in budgets]
+        scores = bench_quality.retrain([None if picks[t][s][b] is None else {"params": picks[t][s][b]["params"],
+                                                                             "seed": s} for t, s, b in jobs],
+                                       rest, test, work, launch)
+        table = {tool: {str(b): [] for b in budgets} for tool in picks}
+        for (tool, seed, b), score in zip(jobs, scores, strict=True):
+            pick = picks[tool][seed][b]
+            table[tool][b].append({"seed": seed, "val": pick["val"] if pick else None, "test": score,
+                                   "params": pick["params"] if pick else None})
+        rows["quality"][data] = table
+        if ceiling_minutes > 0:
+            db = f"sqlite:///{work / f'ceiling_{data}.db'}"
+            seconds = int(ceiling_minutes * 60)
+            run = tuner_start(study, work, db, "--seed", "0", "--timeout", str(seconds), "--trials", "1000000")
+            pick = bench_quality.optuna_picks(trials_of(db, data), run["started"], [seconds + 60])[str(seconds + 60)]
+            (score,) = bench_quality.retrain([{"params": pick["params"], "seed": 0}], rest, test, work, launch)
+            rows["ceiling"][data] = {"minutes": ceiling_minutes, "val": pick["val"], "test": score,
+                                     "params": pick["params"]}
+            print(f"  ceiling {data}: validation {pick['val']:.4f}, test {score:.4f}", flush=True)
 
 
 # ---------------------------------------------------------------- the table
@@ -340,15 +333,6 @@ def _kerastuner_points(run: dict[str, Any], folder: Path) -> list[tuple[float, f
 def _mean(values: list[float | None]) -> float | None:
     values = [v for v in values if v is not None]
     return statistics.fmean(values) if values else None
-
-
-def _spread(values: list[float | None]) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "n/a"
-    if len(values) == 1:
-        return f"{values[0]:.4f}"
-    return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f} (min {min(values):.4f})"
 
 
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
@@ -381,15 +365,7 @@ def table(rows: dict[str, Any]) -> str:
                      f"{_fmt(_mean([r['peak_rss_mb'] for r in runs]), '{:.0f}')} | "
                      f"{_fmt(_mean([r['best'] for r in runs]), '{:.4f}')} |")
     out = ["\n".join(lines), ""]
-    for data, q in rows.get("quality", {}).items():
-        budgets = list(next(iter(q.values())).keys())
-        seeds = len(next(iter(next(iter(q.values())).values())))
-        out.append(f"| best val_accuracy on {data}, by time since launch (mean ± sd over {seeds} seed(s)) | "
-                   + " | ".join(f"{b} s" for b in budgets) + " |")
-        out.append("| --- |" + " --- |" * len(budgets))
-        for tool, by_budget in q.items():
-            out.append(f"| {tool} | " + " | ".join(_spread(by_budget[b]) for b in budgets) + " |")
-        out.append("")
+    out += bench_quality.table(rows.get("quality", {}), rows.get("ceiling", {}))
     out.append("| target | measured | met |")
     out.append("| --- | --- | --- |")
     for name, measured, met in targets(rows):
@@ -428,15 +404,7 @@ def targets(rows: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         if wall and user_anchor:
             found.append((f"user's model: hand-written wall / tuner wall >= 2 ({label})", f"{user_anchor / wall:.2f}x",
                           user_anchor / wall >= 2))
-    for data, q in rows.get("quality", {}).items():
-        for tool in ("optuna-plain", "keras-tuner"):
-            if tool not in q:
-                continue
-            for budget, values in q["tuner"].items():
-                ours, theirs = _mean(values), _mean(q[tool][budget])
-                if ours is not None and theirs is not None:
-                    found.append((f"quality on {data} at {budget} s: tuner mean >= {tool} mean",
-                                  f"{ours:.4f} vs {theirs:.4f}", ours >= theirs))
+    found += bench_quality.targets(rows.get("quality", {}), rows.get("ceiling", {}))
     return found
 
 
@@ -449,6 +417,10 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="with --seeds N: seeds FIRST..FIRST+N-1 (to add seeds to an earlier run)")
     parser.add_argument("--budgets", type=int, nargs="+", help="quality budgets in seconds (overrides the mode's)")
+    parser.add_argument("--data", nargs="+", choices=list(bench_quality.DATA), default=list(bench_quality.DATA),
+                        help="quality data sets (default: all)")
+    parser.add_argument("--ceiling-minutes", type=float,
+                        help="minutes of the long tuner run that gives each data set's ceiling (0: none)")
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--quality-only", action="store_true",
                       help="only the search-quality rows (results in <mode>-quality.json / .md)")
@@ -475,7 +447,8 @@ def main() -> None:
                 overhead_after_prefill(work, storage, label, cfg["prefill"], cfg["after_prefill"], rows)
             memory_flat(work, *cfg["memory_trials"], rows)
         if not args.speed_only:
-            quality(work, cfg["budgets"], cfg["seeds"], cfg["kerastuner"], rows)
+            minutes = cfg["ceiling_minutes"] if args.ceiling_minutes is None else args.ceiling_minutes
+            quality(work, cfg["budgets"], cfg["seeds"], cfg["kerastuner"], rows, args.data, minutes)
         if not cfg["kerastuner"] and not args.speed_only:
             rows["notes"].append("KerasTuner is run in --full only")
     text = table(rows)
