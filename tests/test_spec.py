@@ -58,6 +58,10 @@ def test_valid_variants(changes: dict, field: None) -> None:
     ({"pruner": {"name": "median", "min_resource": 2}}, "pruner.min_resource: unknown key"),
     ({"sampler": "grid"}, "sampler grid: space.layers is a range"),
     ({"budget": {"trials": 0}}, "budget.trials"),
+    ({"training": {"epochs": 2}, "pruner": {"name": "hyperband", "min_resource": 3}},
+     "pruner.min_resource: 3 epochs is more than training.epochs (2); give at most 2"),
+    ({"training": {"epochs": 4}, "pruner": {"name": "successive_halving", "min_resource": 5}},
+     "pruner.min_resource: 5 epochs is more than training.epochs (4)"),
 ])
 def test_invalid_variants_name_the_field(changes: dict, expected: str) -> None:
     with pytest.raises(SpecError) as info:

@@ -10,8 +10,8 @@ from pydantic import Field, model_validator
 
 from tuner.spec.dim import Dim, Strict
 from tuner.spec.model import ModelSpec
-from tuner.spec.sections import (BudgetSpec, DataSpec, GridSpec, MedianSpec, PrunerSpec, SamplerSpec, SpaceSpec,
-                                 TPESpec, TrainingSpec, WarmStartSpec)
+from tuner.spec.sections import (BudgetSpec, DataSpec, GridSpec, HalvingSpec, HyperbandSpec, MedianSpec, PrunerSpec,
+                                 SamplerSpec, SpaceSpec, TPESpec, TrainingSpec, WarmStartSpec)
 
 
 class StudySpec(Strict):
@@ -45,6 +45,10 @@ class StudySpec(Strict):
         _check_model(self)
         if isinstance(self.sampler, GridSpec):
             _check_grid(self.space, user_model=self.model is not None)
+        minimum = self.pruner.min_resource if isinstance(self.pruner, HalvingSpec | HyperbandSpec) else None
+        if isinstance(minimum, int) and minimum > self.training.epochs:
+            raise ValueError(f"pruner.min_resource: {minimum} epochs is more than training.epochs "
+                             f"({self.training.epochs}); give at most {self.training.epochs}")
         if self.objectives[:1] != ["metric"] or len(set(self.objectives)) != len(self.objectives):
             raise ValueError("objectives: list metric first, then n_params and/or latency, each once "
                              "(e.g. [metric, n_params])")
