@@ -114,7 +114,7 @@ training:
   batch_size: 32
   metric: {metric}
 sampler: {{name: tpe, seed: 0}}
-pruner: {{name: hyperband, min_resource: 1, reduction_factor: 3}}
+pruner: {{name: hyperband, min_resource: 3, reduction_factor: 3}}
 budget:
   trials: 40
 """
