@@ -49,7 +49,7 @@ def plan(model: Any, hp: Hyperparams, task: str) -> Plan | None:
 
     optimizer = getattr(model, "optimizer", None)
     name = {keras.optimizers.Adam: "adam", keras.optimizers.SGD: "sgd"}.get(type(optimizer))
-    if name is None or hp.activation not in ACTIVATIONS or _optimizer_extras(optimizer, name):
+    if name is None or hp.activation not in ACTIVATIONS or optimizer_extras(optimizer, name):
         return None
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     others = [layer for layer in model.layers if not isinstance(layer, (keras.layers.Dense, keras.layers.Dropout))]
@@ -70,7 +70,7 @@ def plan(model: Any, hp: Hyperparams, task: str) -> Plan | None:
     return Plan(len(hp.layers), hp.activation, task, name, float(optimizer.learning_rate.numpy()))
 
 
-def _optimizer_extras(optimizer: Any, name: str) -> bool:
+def optimizer_extras(optimizer: Any, name: str) -> bool:
     """Options the fast path does not implement (clipping, weight decay, EMA, AMSGrad, momentum)."""
     extras = [optimizer.clipnorm, optimizer.clipvalue, optimizer.global_clipnorm, optimizer.weight_decay]
     if any(value not in (None, 0, 0.0) for value in extras) or optimizer.use_ema:
