@@ -17,6 +17,7 @@ from typing import Any
 
 from tuner.data import Dataset
 from tuner.record import Hyperparams
+from tuner.training import loop
 from tuner.training.model import loss_and_metric
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "softplus", "linear")
@@ -89,7 +90,6 @@ def fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list
 
 def _fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list[Any], seed: int,
          how: Plan) -> dict[str, list[float]]:
-    import keras
     import tensorflow as tf
 
     graph = _graph(how)
@@ -99,32 +99,15 @@ def _fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: lis
     dropout = tf.constant([layer.dropout for layer in hp.layers], tf.float32)
     lr = tf.constant(how.learning_rate, tf.float32)
     batch = tf.constant(hp.batch_size, tf.int32)
-    step = tf.constant(0, tf.int64)
-    n_batches = -(-len(data.x_train) // hp.batch_size)
-    _, metric = loss_and_metric(data.task)
+    step = [tf.constant(0, tf.int64)]
 
-    recorded = keras.callbacks.History()  # the last callback: it records the logs as the others left them
-    calls = keras.callbacks.CallbackList([*callbacks, recorded], model=model, epochs=epochs, steps=n_batches,
-                                         verbose=0)
-    model.stop_training = False
-    logs: dict[str, float] = {}
-    try:
-        calls.on_train_begin()
-        for epoch in range(epochs):
-            calls.on_epoch_begin(epoch)
-            key = tf.constant([seed, epoch], tf.int64)
-            step, loss, score = graph.run_epoch(x_train, y_train, key, step, l2, dropout, lr, batch)
-            val_loss, val_score = graph.validate(x_val, y_val, l2)
-            logs = {"loss": float(loss), metric: float(score), "val_loss": float(val_loss),
-                    f"val_{metric}": float(val_score)}
-            calls.on_train_batch_end(n_batches - 1, {"loss": logs["loss"], metric: logs[metric]})
-            calls.on_epoch_end(epoch, logs)
-            if model.stop_training:
-                break
-        calls.on_train_end(logs=logs or None)
-    finally:
-        graph.store(model, step, how)
-    return {name: [float(v) for v in values] for name, values in recorded.history.items()}
+    def epoch(e: int) -> loop.EpochScores:
+        step[0], loss, score = graph.run_epoch(x_train, y_train, tf.constant([seed, e], tf.int64), step[0], l2,
+                                               dropout, lr, batch)
+        return (loss, score, *graph.validate(x_val, y_val, l2))
+
+    return loop.train(model, epochs, -(-len(data.x_train) // hp.batch_size), loss_and_metric(data.task)[1],
+                      callbacks, epoch, lambda: graph.store(model, step[0], how))
 
 
 def evaluate(model: Any, data: Dataset, hp: Hyperparams, how: Plan) -> dict[str, float]:
@@ -230,20 +213,6 @@ def _trace(how: Plan, weights: list[Any], ms: list[Any], vs: list[Any]) -> tuple
     def penalty(l2: Any) -> Any:
         return tf.add_n([l2[i] * tf.reduce_sum(tf.square(weights[2 * i])) for i in range(depth + 1)])
 
-    def update(grads: list[Any], step: Any, lr: Any) -> None:
-        """One optimizer step with TensorFlow's fused in-place kernels (Keras's Adam arithmetic, or plain SGD)."""
-        if how.optimizer == "sgd":
-            for w, g in zip(weights, grads, strict=True):
-                tf.raw_ops.ResourceApplyGradientDescent(var=w.handle, alpha=lr, delta=g)
-            return
-        t = tf.cast(step, tf.float32)
-        b1, b2 = tf.constant(how.beta_1), tf.constant(how.beta_2)
-        b1_power, b2_power = tf.pow(b1, t), tf.pow(b2, t)
-        for w, m, v, g in zip(weights, ms, vs, grads, strict=True):
-            tf.raw_ops.ResourceApplyAdam(var=w.handle, m=m.handle, v=v.handle, beta1_power=b1_power,
-                                         beta2_power=b2_power, lr=lr, beta1=b1, beta2=b2,
-                                         epsilon=tf.constant(how.epsilon), grad=g)
-
     @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([2], tf.int64), tf.TensorSpec([], tf.int64),
                                   tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.float32),
                                   tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32)])
@@ -263,7 +232,7 @@ def _trace(how: Plan, weights: list[Any], ms: list[Any], vs: list[Any]) -> tuple
                 loss = tf.reduce_mean(per) + penalty(l2)
             grads = tape.gradient(loss, weights)
             step = step + 1
-            update(grads, step, lr)
+            loop.apply_update(how.optimizer, weights, ms, vs, grads, step, lr, how.beta_1, how.beta_2, how.epsilon)
             loss_sum += loss * size
             score_sum += tf.reduce_sum(hit)
         count = tf.cast(n, tf.float32)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuner.data import Dataset
-from tuner.training import pipelines
+from tuner.training import loop, pipelines
 from tuner.training.fastfit import optimizer_extras
 from tuner.training.model import loss_and_metric
 
@@ -110,8 +110,9 @@ def _architecture(model: Any) -> Any:
     names = {entry["config"]["name"]: f"#{i}" for i, entry in enumerate(config.get("layers", []))}
 
     def clean(node: Any) -> Any:
-        if isinstance(node, dict):  # a dropout rate: only whether there is one
-            return {k: (v > 0 if k == "rate" else clean(v)) for k, v in node.items() if k not in WIDTH_KEYS | SHAPE_KEYS}
+        if isinstance(node, dict):  # of a dropout rate, only whether there is one
+            return {k: (v > 0 if k == "rate" else clean(v)) for k, v in node.items()
+                    if k not in WIDTH_KEYS | SHAPE_KEYS}
         if isinstance(node, (list, tuple)):
             return [clean(v) for v in node]
         return names.get(node, node) if isinstance(node, str) else node
@@ -138,38 +139,21 @@ def evaluate(model: Any, data: Dataset, how: Plan) -> dict[str, float]:
 
 def _fit(model: Any, data: Dataset, batch_size: int, epochs: int, callbacks: list[Any], seed: int,
          how: Plan) -> dict[str, list[float]]:
-    import keras
     import tensorflow as tf
 
     template = _template(model, how)
     (x_train, y_train), (x_val, y_val) = _rows(data, template, "train"), _rows(data, template, "val")
     knobs = template.load(model)
     lr, batch = tf.constant(how.learning_rate, tf.float32), tf.constant(batch_size, tf.int32)
-    step = tf.constant(0, tf.int64)
-    n_batches = -(-len(data.x_train) // batch_size)
+    step = [tf.constant(0, tf.int64)]
 
-    recorded = keras.callbacks.History()  # the last callback: it records the logs as the others left them
-    calls = keras.callbacks.CallbackList([*callbacks, recorded], model=model, epochs=epochs, steps=n_batches,
-                                         verbose=0)
-    model.stop_training = False
-    logs: dict[str, float] = {}
-    try:
-        calls.on_train_begin()
-        for epoch in range(epochs):
-            calls.on_epoch_begin(epoch)
-            key = tf.constant([seed, epoch], tf.int64)
-            step, loss, score = template.run_epoch(x_train, y_train, key, step, lr, batch, *knobs)
-            val_loss, val_score = template.evaluate(x_val, y_val, *knobs)
-            logs = {"loss": float(loss), how.metric: float(score), "val_loss": float(val_loss),
-                    f"val_{how.metric}": float(val_score)}
-            calls.on_train_batch_end(n_batches - 1, {"loss": logs["loss"], how.metric: logs[how.metric]})
-            calls.on_epoch_end(epoch, logs)
-            if model.stop_training:
-                break
-        calls.on_train_end(logs=logs or None)
-    finally:
-        template.store(model, step)
-    return {name: [float(v) for v in values] for name, values in recorded.history.items()}
+    def epoch(e: int) -> loop.EpochScores:
+        step[0], loss, score = template.run_epoch(x_train, y_train, tf.constant([seed, e], tf.int64), step[0], lr,
+                                                  batch, *knobs)
+        return (loss, score, *template.evaluate(x_val, y_val, *knobs))
+
+    return loop.train(model, epochs, -(-len(data.x_train) // batch_size), how.metric, callbacks, epoch,
+                      lambda: template.store(model, step[0]))
 
 
 def _rows(data: Dataset, template: _Template, part: str) -> tuple[Any, Any]:
@@ -299,22 +283,6 @@ def _trace(template: _Template, model: Any, how: Plan) -> tuple[Any, Any]:
         error = tf.abs(out - tf.reshape(tf.cast(y, out.dtype), tf.shape(out)))
         return loss, tf.reduce_sum(tf.reduce_mean(error, axis=-1))
 
-    def update(grads: list[Any], step: Any, lr: Any) -> None:
-        """One optimizer step with TensorFlow's fused in-place kernels (Keras's Adam arithmetic, or plain SGD)."""
-        if how.optimizer == "sgd":
-            for w, g in zip(weights, grads, strict=True):
-                if g is not None:
-                    tf.raw_ops.ResourceApplyGradientDescent(var=w.handle, alpha=lr, delta=g)
-            return
-        t = tf.cast(step, tf.float32)
-        b1, b2 = tf.constant(how.beta_1), tf.constant(how.beta_2)
-        b1_power, b2_power = tf.pow(b1, t), tf.pow(b2, t)
-        for w, m, v, g in zip(weights, template.m, template.v, grads, strict=True):
-            if g is not None:
-                tf.raw_ops.ResourceApplyAdam(var=w.handle, m=m.handle, v=v.handle, beta1_power=b1_power,
-                                             beta2_power=b2_power, lr=lr, beta1=b1, beta2=b2,
-                                             epsilon=tf.constant(how.epsilon), grad=g)
-
     def run_epoch(x, y, key, step, lr, batch, l1, l2, rates):  # noqa: ANN001, ANN202
         global traces
         traces += 1
@@ -332,7 +300,8 @@ def _trace(template: _Template, model: Any, how: Plan) -> tuple[Any, Any]:
             for variable, value in zip(state, updated, strict=True):
                 variable.assign(value)
             step = step + 1
-            update(grads, step, lr)
+            loop.apply_update(how.optimizer, weights, template.m, template.v, grads, step, lr, how.beta_1, how.beta_2,
+                              how.epsilon)
             size = tf.cast(tf.shape(rows)[0], tf.float32)
             return b + 1, step, loss_sum + loss * size, score_sum + score
 
