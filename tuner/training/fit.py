@@ -41,7 +41,8 @@ def test_scores(model: Any, data: Dataset, hp: Hyperparams) -> dict[str, float]:
         return {}
     from tuner.training import fastfit, sharedfit
 
-    how, shared = fastfit.plan(model, hp, data.task), sharedfit.plan(model, data.task)
+    how = fastfit.plan(model, hp, data.task)
+    shared = sharedfit.plan(model, data.task) if how is None else None
     if how is not None:
         scores = fastfit.evaluate(model, data, hp, how)
     elif shared is not None:
