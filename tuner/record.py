@@ -33,6 +33,7 @@ CURVE = "curve"  # per-epoch metric of a multi-objective trial (it cannot report
 LATENCY = "latency_us"  # inference time per sample, when latency is an objective
 WARM_START = "warm_start"  # the trial was enqueued as a starting point
 BASE_MODEL = "base_model"  # the trial is the user's existing model as it is (re-widened studies)
+BASE_RAN_WITH = "base_ran_with"  # what that trial trained with: its own widths, nothing added, its optimizer
 LIST_ATTRS = (ARCHITECTURE, CURVE)  # attributes holding lists of rows or values, left out of flat tables
 OUTLINE_ATTRS = (FAIL_REASON, WARM_START)  # the user attributes that decide how a trial counts
 
@@ -138,7 +139,8 @@ class ModelParams:
     """What one trial gives the user's own model: a width per name (a layer, or layers tied to one width), the
     L2 and dropout, the learning rate and batch size, and what the data asks of the model. A build function reads
     `hp.units["conv_1"]`, `hp.l2`, `hp.dropout`, `hp.input_shape`, `hp.n_outputs`; `multiplier` is the factor an
-    existing model's widths were scaled by (model.widths: multiplier)."""
+    existing model's widths were scaled by (model.widths: multiplier); `base`: the existing model as it is (its own
+    widths, optimizer and learning rate, no L2 or dropout added)."""
 
     units: dict[str, int]
     l2: float
@@ -151,6 +153,7 @@ class ModelParams:
     task: str
     multiplier: float | None = None
     family: str = "user"
+    base: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -37,6 +37,9 @@ class TunerModels:
     def from_params(self, params: dict[str, Any]) -> Hyperparams:
         return space.from_params(params, self.spec.space, self.spec.training)
 
+    def from_trial(self, trial: optuna.trial.FrozenTrial) -> Hyperparams:
+        return self.from_params(trial.params)
+
     def architecture(self, hp: Hyperparams, model: Any = None) -> list[dict[str, Any]]:
         from tuner.training.model import architecture
 

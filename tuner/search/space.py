@@ -48,12 +48,12 @@ def sampled(space: SpaceSpec, training: TrainingSpec) -> Iterator[tuple[str, str
 def sample(trial: optuna.Trial, space: SpaceSpec, training: TrainingSpec) -> Hyperparams:
     """Ask the trial for every dimension that is not fixed; fixed ones are taken as they are. A trial only samples
     values for the layers it has."""
-    n_layers = int(_suggest(trial, "layers", None, space.layers))
+    n_layers = int(suggest(trial, "layers", None, space.layers))
 
     def value(field: str, layer: int | None = None) -> Any:
         dim = dimension(space, training, field)
         shared = layer is None or dim.fixed or not space.per_layer(field)
-        return _suggest(trial, field, None if shared else layer, dim)
+        return suggest(trial, field, None if shared else layer, dim)
 
     layers = tuple(Layer(units=int(value("units", i)), dropout=float(value("dropout", i)),
                          l2=float(value("l2", i))) for i in range(n_layers))
@@ -72,11 +72,11 @@ def grid(space: SpaceSpec, training: TrainingSpec | None = None) -> dict[str, li
     return {name: dim.values() for name, _, _, dim in sampled(space, training or TrainingSpec())}
 
 
-def user_sampled(space: SpaceSpec, training: TrainingSpec, widths: dict[str, Dim],
-                 multiplier: Dim | None) -> Iterator[tuple[str, str, str | None, Dim]]:
+def user_sampled(space: SpaceSpec, training: TrainingSpec, widths: dict[str, Dim], multiplier: Dim | None,
+                 unread: tuple[str, ...] = ()) -> Iterator[tuple[str, str, str | None, Dim]]:
     """(parameter name, field, width name or None, dimension) of every parameter a user's model samples: one width
     per name (`units_conv_1`), or the one factor of every width (`width_multiplier`), then L2, dropout and the
-    shared settings; fixed dimensions are not sampled."""
+    shared settings; fixed dimensions, and those the model never reads (`unread`), are not sampled."""
     if multiplier is not None:
         if not multiplier.fixed:
             yield WIDTH_MULTIPLIER, WIDTH_MULTIPLIER, None, multiplier
@@ -86,25 +86,31 @@ def user_sampled(space: SpaceSpec, training: TrainingSpec, widths: dict[str, Dim
                 yield param_name("units", name), "units", name, dim
     for field in ("l2", "dropout", *SHARED_FIELDS):
         dim = dimension(space, training, field)
-        if not dim.fixed:
+        if not dim.fixed and field not in unread:
             yield param_name(field), field, None, dim
 
 
 def sample_user(trial: optuna.Trial, space: SpaceSpec, training: TrainingSpec, widths: dict[str, Dim],
-                multiplier: Dim | None) -> dict[str, Any]:
+                multiplier: Dim | None, unread: tuple[str, ...] = ()) -> dict[str, Any]:
     """The values of a user's model's dimensions for one trial: `units` by name (or `width_multiplier`), `l2`,
-    `dropout` and the shared settings; fixed ones as they are."""
+    `dropout` and the shared settings; fixed ones as they are; those the model never reads (`unread`) not sampled
+    (L2 and dropout 0, the rest their first value)."""
     values: dict[str, Any] = {}
     if multiplier is not None:
-        values[WIDTH_MULTIPLIER] = float(_suggest(trial, WIDTH_MULTIPLIER, None, multiplier))
+        values[WIDTH_MULTIPLIER] = float(suggest(trial, WIDTH_MULTIPLIER, None, multiplier))
     else:
-        values["units"] = {name: int(_suggest(trial, "units", name, dim)) for name, dim in widths.items()}
+        values["units"] = {name: int(suggest(trial, "units", name, dim)) for name, dim in widths.items()}
     for field in ("l2", "dropout", *SHARED_FIELDS):
-        values[field] = _suggest(trial, field, None, dimension(space, training, field))
+        dim = dimension(space, training, field)
+        if field not in unread:
+            values[field] = suggest(trial, field, None, dim)
+        else:
+            values[field] = 0.0 if field in ("l2", "dropout") else dim.values()[0] if not dim.is_range else dim.low
     return values
 
 
-def _suggest(trial: optuna.Trial, field: str, layer: int | str | None, dim: Dim) -> Any:
+def suggest(trial: optuna.Trial, field: str, layer: int | str | None, dim: Dim) -> Any:
+    """One dimension's value for the trial: sampled as `param_name(field, layer)`, or the fixed value."""
     integer = field in INTEGER_FIELDS
     if dim.fixed:
         value = dim.values()[0]

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from tuner import record
 from tuner.data import Dataset
 from tuner.errors import SpecError
-from tuner.record import ModelParams
+from tuner.record import WIDTH_MULTIPLIER, ModelParams
 from tuner.search import space, warmstart
 from tuner.search.models import first_line, middle
 from tuner.spec import Dim, GridSpec, StudySpec
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 KEY = {"build": "model.build", "keras": "model.keras", "function": "model.function"}
 DEFAULT_MULTIPLIER = Dim(low=0.25, high=4.0, log=True)
 DEFAULT_UNITS = Dim(low=8, high=512, log=True)  # space.units when the study file leaves it out
+READ_BY_BUILD = ("l2", "dropout", "activation")  # only a build function applies these: searched if it reads them
 
 
 class UserModels:
@@ -41,6 +43,7 @@ class UserModels:
         self._builder: Any = None
         self._base: dict[str, Any] | None = None  # the existing model's serialized config
         self._found: Any = None
+        self._unread: tuple[str, ...] | None = None
 
     # ----------------------------------------------------------------- what is searched
     @property
@@ -82,12 +85,92 @@ class UserModels:
                 raise SpecError(f"{self.key}: the model has no width-bearing hidden layer tuner can change ({fixed})")
         return self._found
 
+    def unread(self) -> tuple[str, ...]:
+        """The hyperparameters (of READ_BY_BUILD) a build function never reads: not searched, L2 and dropout 0.
+        Found by building the model once with a record of what it reads."""
+        if self._unread is None:
+            self._unread = () if self.model.rewidens else self._probe()
+        return self._unread
+
+    def _probe(self) -> tuple[str, ...]:
+        from tuner.training import usermodels
+        from tuner.training.backend import load_keras
+
+        load_keras()
+        point = {name: middle(dim) for name, _, _, dim in self._sampled(unread=())}
+        hp = _Reading(**self._params(space.sample_user(optuna.trial.FixedTrial(point), self.spec.space,
+                                                       self.spec.training, self.width_dims(), None)).to_dict())
+        object.__setattr__(hp, "_read", set())
+        usermodels.from_function(self._function(), self.key, hp, first=True)
+        read = object.__getattribute__(hp, "_read")
+        return tuple(field for field in READ_BY_BUILD if field not in read)
+
+    def _sampled(self, unread: tuple[str, ...] | None = None) -> list[tuple[str, str, str | None, Dim]]:
+        return list(space.user_sampled(self.spec.space, self.spec.training, self.width_dims(), self.multiplier,
+                                       self.unread() if unread is None else unread))
+
     def sample(self, trial: optuna.Trial) -> ModelParams:
-        values = space.sample_user(trial, self.spec.space, self.spec.training, self.width_dims(), self.multiplier)
+        if trial.user_attrs.get(record.BASE_MODEL):
+            return self._sample_base(trial)
+        values = space.sample_user(trial, self.spec.space, self.spec.training, self.width_dims(), self.multiplier,
+                                   self.unread())
         return self._params(values)
 
     def from_params(self, params: dict[str, Any]) -> ModelParams:
         return self.sample(optuna.trial.FixedTrial(params))
+
+    def from_trial(self, trial: optuna.trial.FrozenTrial) -> ModelParams:
+        """A finished trial's hyperparameters (the base model's as it ran)."""
+        return self.base() if trial.user_attrs.get(record.BASE_MODEL) else self.from_params(trial.params)
+
+    # ----------------------------------------------------------------- the existing model as it is
+    def base(self) -> ModelParams:
+        """The existing model as it is: its own widths, no L2 or dropout added, its compiled optimizer and learning
+        rate (else the study's training settings)."""
+        found, training = self.found(), self.spec.training
+        rate = self._compiled_rate()
+        return ModelParams(units={g.name: g.width for g in found.groups}, l2=0.0, dropout=0.0,
+                           learning_rate=training.learning_rate if rate is None else rate,
+                           batch_size=training.batch_size, activation="relu", input_shape=self.input_shape,
+                           n_outputs=self.data.n_outputs, task=self.data.task,
+                           multiplier=1.0 if self.multiplier is not None else None, base=True)
+
+    def _base_values(self) -> dict[str, Any]:
+        """The base model's value of every sampled parameter, where the space holds it exactly (a log range of L2
+        cannot hold 0, say): only those are the base trial's parameters."""
+        hp, values = self.base(), {}
+        for name, field, width, dim in self._sampled():
+            value = hp.multiplier if field == WIDTH_MULTIPLIER else hp.units[width] if width else getattr(hp, field)
+            if value is not None and dim.contains(value):
+                values[name] = value
+        return values
+
+    def _sample_base(self, trial: optuna.Trial) -> ModelParams:
+        hp, given = self.base(), self._base_values()
+        for name, field, width, dim in self._sampled():
+            if name in given:  # recorded as the trial's parameter (the enqueued value)
+                space.suggest(trial, field, width, dim)
+        from tuner.store import set_user_attrs
+
+        set_user_attrs(trial, {record.BASE_RAN_WITH: self.ran_with(hp)})
+        return hp
+
+    def ran_with(self, hp: ModelParams) -> str:
+        """What the base trial trained with, as the summary says it."""
+        compiled = (self._base or {}).get("compile_config") or {}
+        optimizer = (compiled.get("optimizer") or {}).get("class_name") if compiled else None
+        widths = ", ".join(f"{name} {width}" for name, width in hp.units.items())
+        outside = sorted(set(n for n, *_ in self._sampled()) - set(self._base_values()))
+        note = f"; not parameters of this trial (the space does not hold its values): {', '.join(outside)}" \
+            if outside else ""
+        how = f"its compiled {optimizer}" if optimizer else f"{self.spec.training.optimizer} (training.optimizer)"
+        return f"its own widths ({widths}), no L2 or dropout added, {how} at learning rate {hp.learning_rate:g}{note}"
+
+    def _compiled_rate(self) -> float | None:
+        self.found()
+        compiled = (self._base or {}).get("compile_config") or {}
+        rate = ((compiled.get("optimizer") or {}).get("config") or {}).get("learning_rate")
+        return float(rate) if isinstance(rate, (int, float)) else None
 
     def _params(self, values: dict[str, Any]) -> ModelParams:
         factor = values.get("width_multiplier")
@@ -114,7 +197,7 @@ class UserModels:
 
             widths = {layer: hp.units[g.name] for g in self.found().groups for layer in g.layers}
             try:
-                model = rewiden.rebuild(self._base, widths, hp.l2, hp.dropout)
+                model = rewiden.rebuild(self._base, widths, None if hp.base else hp.l2, hp.dropout)
             except Exception as exc:  # a width the rest of the model cannot take
                 if first:
                     raise SpecError(f"{self.key}: the model cannot be rebuilt from its config ({first_line(exc)})") from None
@@ -128,7 +211,7 @@ class UserModels:
         was_compiled = model.compiled
         model = usermodels.compiled(model, self.data.task, self.spec.training.optimizer, hp.learning_rate,
                                     self._metric(), self.key)
-        if was_compiled and self.spec.space.learning_rate is not None:
+        if was_compiled and self.spec.space.learning_rate is not None and not hp.base:
             usermodels.set_learning_rate(model, hp.learning_rate)
         return model
 
@@ -152,8 +235,7 @@ class UserModels:
             return []
         params = []
         if self.model.rewidens and self.spec.warm_start.rule_of_thumb:
-            current = {"units": {g.name: g.width for g in self.found().groups}, "width_multiplier": 1.0}
-            params.append(self._to_params(current, f"{source}: the model as it is"))
+            params.append(self._base_values())
         for i, given in enumerate(self.spec.warm_start.trials):
             params.append(self._to_params(given, f"{source}.trials[{i}]"))
         return params
@@ -162,13 +244,7 @@ class UserModels:
         """The parameters the check before the study builds: the first warm-start trial, else the middle of every
         dimension."""
         first = self.first_trials()
-        if first:
-            return first[0]
-        point: dict[str, Any] = {}
-        for name, _, _, dim in space.user_sampled(self.spec.space, self.spec.training, self.width_dims(),
-                                                   self.multiplier):
-            point[name] = middle(dim)
-        return point
+        return {name: middle(dim) for name, _, _, dim in self._sampled()} | (first[0] if first else {})
 
     def _to_params(self, config: dict[str, Any], where: str) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -180,8 +256,7 @@ class UserModels:
         if unknown and self.multiplier is None:
             raise SpecError(f"{where}.units: no width named {', '.join(unknown)} in the space "
                             f"(widths: {', '.join(sorted(known))})")
-        for name, _, width, dim in space.user_sampled(self.spec.space, self.spec.training, self.width_dims(),
-                                                      self.multiplier):
+        for name, _, width, dim in self._sampled():
             value = config.get("width_multiplier", 1.0) if name == "width_multiplier" else \
                 units.get(width) if width is not None else config.get(name)
             params[name] = middle(dim) if value is None else warmstart.nearest(dim, value)
@@ -192,8 +267,7 @@ class UserModels:
         if not isinstance(self.spec.sampler, GridSpec):
             return None
         cells = {}
-        for name, _, _, dim in space.user_sampled(self.spec.space, self.spec.training, self.width_dims(),
-                                                  self.multiplier):
+        for name, _, _, dim in self._sampled():
             if dim.is_range:
                 raise SpecError(f"sampler grid: {name} is searched over a range ({dim.describe()}); give a list of "
                                 f"choices in space.units (by layer name) or space.width_multiplier")
@@ -206,6 +280,8 @@ class UserModels:
             [(f"units: {name}", dim, "") for name, dim in self.width_dims().items()]
         for field in ("l2", "dropout", "learning_rate", "batch_size"):
             dim = space.dimension(s, self.spec.training, field)
+            if field in self.unread():
+                continue
             rows.append((field, dim, "every searched layer" if self.model.rewidens and field in ("l2", "dropout")
                          else ""))
         return rows
@@ -265,4 +341,13 @@ class UserModels:
     def _metric(self) -> str:
         from tuner.search.metric import resolve_metric
 
-        return resolve_metric(self.spec.training, self.data.task).name
+        return resolve_metric(self.spec.training, self.data.task, True).name
+
+
+class _Reading(ModelParams):
+    """ModelParams that remember which of READ_BY_BUILD a build function read."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in READ_BY_BUILD:
+            object.__getattribute__(self, "_read").add(name)
+        return object.__getattribute__(self, name)

@@ -86,6 +86,15 @@ class Dim(Strict):
                 self.step is None or float(self.step).is_integer())
         return all(float(v).is_integer() for v in self.values())
 
+    def contains(self, value: Scalar) -> bool:
+        """Whether the dimension can take `value` exactly (on its step, for a range)."""
+        if self.low is None:
+            return value in self.values()
+        if isinstance(value, (str, bool)) or not self.low <= float(value) <= self.high:
+            return False
+        return self.step is None or abs((float(value) - self.low) / self.step - round((float(value) - self.low)
+                                                                                      / self.step)) < 1e-9
+
     def numeric(self) -> bool:
         return self.low is not None or not any(isinstance(v, (str, bool)) for v in self.values())
 

@@ -34,21 +34,34 @@ def from_function(function: Callable[..., Any], key: str, *args: Any, first: boo
 
 
 def check_output(model: keras.Model, task: str, n_outputs: int, key: str) -> None:
-    """The model's output fits the task: one value per class, or one number."""
+    """The model's output fits the task: one value per class (or, for two classes, one: a sigmoid probability or a
+    logit), or one number."""
     if len(model.outputs) != 1:
         raise SpecError(f"{key}: the model has {len(model.outputs)} outputs; tuner tunes models with one")
     shape = tuple(model.outputs[0].shape[1:])
     width = shape[-1] if shape else None
-    if len(shape) != 1 or width != n_outputs:
-        want = f"{n_outputs} values (one per class)" if task == "classification" else "one number"
-        raise SpecError(f"{key}: the model's output is shaped {list(shape)} a row but this {task} needs {want}; "
-                        f"change its last layers")
+    if len(shape) == 1 and (width == n_outputs or binary(task, n_outputs, width)):
+        return
+    want = f"{n_outputs} values (one per class)" if task == "classification" else "one number"
+    if task == "classification" and n_outputs == 2:
+        want = "1 value (a sigmoid or a logit) or 2 (one per class)"
+    raise SpecError(f"{key}: the model's output is shaped {list(shape)} a row but this {task} needs {want}; "
+                    f"change its last layers")
+
+
+def binary(task: str, n_classes: int, width: int | None) -> bool:
+    """One output unit for two classes: the probability (or logit) of the second."""
+    return task == "classification" and n_classes == 2 and width == 1
 
 
 def compiled(model: keras.Model, task: str, optimizer: str, learning_rate: float, metric: str,
              key: str) -> keras.Model:
     """The model compiled for the task (loss, metric and optimizer from the study's training settings) unless it
-    came compiled; then its own loss and metrics are kept and the study's metric must be one of them."""
+    came compiled; then its own loss and metrics are kept and the study's metric must be one of them. One output
+    unit for two classes is compiled with binary cross-entropy (from logits for a linear output) and binary
+    accuracy (at 0.5, or 0 for logits), logged as `accuracy`."""
+    import keras
+
     if model.compiled:
         logged = {m for m in _metric_names(model)} | {"loss"}
         if metric.removeprefix("val_") not in logged:
@@ -56,9 +69,14 @@ def compiled(model: keras.Model, task: str, optimizer: str, learning_rate: float
                             f"({', '.join(sorted(logged))}); name one of them, or return the model uncompiled")
         return model
     loss, name = loss_and_metric(task)
-    if task == "classification" and _last_activation(model) == "linear":
-        import keras
-
+    if metric.removeprefix("val_") not in (name, "loss"):
+        raise SpecError(f"training.metric: {metric!r} is logged only by a model compiled with it; compile the model "
+                        f"with that metric (e.g. metrics=[keras.metrics.AUC(name='auc')]) or use val_{name}")
+    logits = _last_activation(model) == "linear"
+    if binary(task, 2, model.outputs[0].shape[-1]):
+        loss = keras.losses.BinaryCrossentropy(from_logits=logits)
+        name = keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if logits else 0.5)
+    elif task == "classification" and logits:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # the model outputs logits
     model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=[name])
     return model

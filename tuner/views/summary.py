@@ -173,8 +173,9 @@ def against_base(study: optuna.Study, best: FrozenTrial, trials: list[FrozenTria
         ratio = size_best / size_base
         size = f" with {100 * (1 - ratio):.0f}% fewer parameters" if ratio < 1 else \
             f" with {100 * (ratio - 1):.0f}% more parameters"
+    ran = base.user_attrs.get(record.BASE_RAN_WITH)
     return f"{change}{size} than your model as it was (trial {base.number}: {base.values[0]:.4g}, {size_base} " \
-           f"parameters)"
+           f"parameters{f'; {ran}' if ran else ''})"
 
 
 def trial_view(trial: FrozenTrial) -> dict[str, Any]:
