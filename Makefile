@@ -7,14 +7,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: setup start test browser
 
 $(BIN)/tuner: pyproject.toml
+	@echo "installing tuner and its dependencies into $(VENV) (a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --upgrade pip setuptools
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/tuner
 
 start: setup
+	@echo "running the default study, studies/digits.yaml, into ./tuner.db"
 	$(BIN)/tuner start digits
 
 # The browser tests drive Debian's Chromium (Playwright's own download does not work everywhere): installed when

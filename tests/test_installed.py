@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The environment of a process that imports tuner from its built wheel, installed into a folder of its own."""
     base = tmp_path_factory.mktemp("installed")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(base / "wheel"), str(ROOT)], check=True, capture_output=True)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
+                            str(base / "wheel"), str(ROOT)], check=True, capture_output=True, text=True)
+    assert "BuildBackendWarning" not in built.stdout + built.stderr  # package data declared, nothing left to warn
     (wheel,) = (base / "wheel").glob("tuner-*.whl")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(base / "site"),
                     str(wheel)], check=True, capture_output=True)
@@ -31,6 +32,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
 def tuner(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tuner", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=600)
+
+
+def test_the_version_is_the_installed_one(installed: dict[str, str], tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    result = tuner(installed, tmp_path, "--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"tuner {version('tuner')}", result.stderr
 
 
 def test_it_is_the_installed_copy_that_runs(installed: dict[str, str], tmp_path: Path) -> None:

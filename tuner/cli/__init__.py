@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -13,6 +14,20 @@ app = typer.Typer(help="Width tuning for Keras models: units, L2 and dropout sea
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 for module in (run, inspect, validate, init, worker, dashboard, report, export):
     module.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"tuner {version('tuner')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print tuner's version and exit.")] = False) -> None:
+    """Width tuning for Keras models: units, L2 and dropout searched with Optuna, stored in SQL."""
 
 
 def main() -> None:
