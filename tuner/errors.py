@@ -35,3 +35,9 @@ class StudyConflict(TunerError):
 
 class TrialFailed(Exception):
     """One trial cannot produce a value (NaN loss, out of memory); it is recorded as failed with this reason."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line (at most 200 characters), or its type's name: what a one-line error quotes."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

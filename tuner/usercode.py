@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tuner.errors import SpecError
+from tuner.errors import SpecError, first_line
 
 
 def resolve(ref: str, key: str, roots: Sequence[Path]) -> Callable[..., Any]:
@@ -34,7 +34,7 @@ def call(function: Callable[..., Any], key: str, *args: Any) -> Any:
     try:
         return function(*args)
     except Exception as exc:  # the user's code: any error it raises is reported, not ours
-        raise SpecError(f"{key}: {_name(function)} raised {type(exc).__name__}: {_first_line(exc)}"
+        raise SpecError(f"{key}: {_name(function)} raised {type(exc).__name__}: {first_line(exc)}"
                         f"{_where(exc)}; fix the function") from None
 
 
@@ -53,7 +53,7 @@ def _from_file(where: str, key: str, roots: Sequence[Path]) -> Any:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's file: a syntax error, an import it lacks, an error at import time
-        raise SpecError(f"{key}: {path} cannot be imported ({type(exc).__name__}: {_first_line(exc)}"
+        raise SpecError(f"{key}: {path} cannot be imported ({type(exc).__name__}: {first_line(exc)}"
                         f"{_where(exc, path)}); fix the file") from None
     sys.modules[name] = module
     return module
@@ -63,17 +63,12 @@ def _from_module(where: str, key: str) -> Any:
     try:
         return importlib.import_module(where)
     except Exception as exc:  # a module that is missing or fails at import
-        raise SpecError(f"{key}: module {where!r} cannot be imported ({type(exc).__name__}: {_first_line(exc)}); "
+        raise SpecError(f"{key}: module {where!r} cannot be imported ({type(exc).__name__}: {first_line(exc)}); "
                         f"check the name, or give a file as path/to/file.py:function") from None
 
 
 def _name(function: Callable[..., Any]) -> str:
     return f"{getattr(function, '__name__', 'the function')}()"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _where(exc: BaseException, path: Path | None = None) -> str:

@@ -5,7 +5,6 @@ its description; `models_for` picks the one a study file names."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,18 +97,3 @@ def models_for(spec: StudySpec, data: Dataset, roots: Sequence[Path] = ()) -> Tu
     from tuner.search.user_space import UserModels
 
     return UserModels(spec, data, roots or [Path.cwd()])
-
-
-def middle(dim: Dim) -> Any:
-    """A dimension's middle (geometric for a log range), or its first choice."""
-    if dim.low is None:
-        return dim.values()[0]
-    mid = math.sqrt(dim.low * dim.high) if dim.log else (dim.low + dim.high) / 2
-    if dim.step:
-        mid = dim.low + round((mid - dim.low) / dim.step) * dim.step
-    return int(round(mid)) if dim.integral() else mid
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -12,10 +12,9 @@ import optuna
 
 from tuner import record
 from tuner.data import Dataset
-from tuner.errors import SpecError
+from tuner.errors import SpecError, first_line
 from tuner.record import WIDTH_MULTIPLIER, ModelParams
 from tuner.search import space, warmstart
-from tuner.search.models import first_line, middle
 from tuner.spec import Dim, GridSpec, StudySpec
 
 if TYPE_CHECKING:
@@ -97,7 +96,7 @@ class UserModels:
         from tuner.training.backend import load_keras
 
         load_keras()
-        point = {name: middle(dim) for name, _, _, dim in self._sampled(unread=())}
+        point = {name: dim.middle() for name, _, _, dim in self._sampled(unread=())}
         hp = _Reading(**self._params(space.sample_user(optuna.trial.FixedTrial(point), self.spec.space,
                                                        self.spec.training, self.width_dims(), None)).to_dict())
         object.__setattr__(hp, "_read", set())
@@ -244,7 +243,7 @@ class UserModels:
         """The parameters the check before the study builds: the first warm-start trial, else the middle of every
         dimension."""
         first = self.first_trials()
-        return {name: middle(dim) for name, _, _, dim in self._sampled()} | (first[0] if first else {})
+        return {name: dim.middle() for name, _, _, dim in self._sampled()} | (first[0] if first else {})
 
     def _to_params(self, config: dict[str, Any], where: str) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -259,7 +258,7 @@ class UserModels:
         for name, _, width, dim in self._sampled():
             value = config.get("width_multiplier", 1.0) if name == "width_multiplier" else \
                 units.get(width) if width is not None else config.get(name)
-            params[name] = middle(dim) if value is None else warmstart.nearest(dim, value)
+            params[name] = dim.middle() if value is None else warmstart.nearest(dim, value)
         self.from_params(params)
         return params
 

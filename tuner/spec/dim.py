@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -85,6 +86,15 @@ class Dim(Strict):
             return float(self.low).is_integer() and float(self.high).is_integer() and (
                 self.step is None or float(self.step).is_integer())
         return all(float(v).is_integer() for v in self.values())
+
+    def middle(self) -> Any:
+        """The dimension's middle (geometric for a log range, on its step), or its first choice."""
+        if self.low is None:
+            return self.values()[0]
+        mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
+        if self.step:
+            mid = self.low + round((mid - self.low) / self.step) * self.step
+        return int(round(mid)) if self.integral() else mid
 
     def contains(self, value: Scalar) -> bool:
         """Whether the dimension can take `value` exactly (on its step, for a range)."""
