@@ -1,6 +1,7 @@
-"""A study's data, ready for Keras: train, validation and test arrays, the task, the class names, the input
-columns, and what was fitted on the training rows (feature scaling, the target's standardization), so that results
-can be given in the target's own units and an exported model can take raw inputs."""
+"""A study's data, ready for Keras: train, validation and test arrays, the task, the class names (in the order of
+the model's outputs), the input columns, the inputs' dtype and shape as they came, and what was fitted on the
+training rows (feature scaling, the target's standardization), so that results can be given in the target's own
+units and an exported model can take raw inputs."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Scaling:
-    """Features as the model sees them: (raw - center) / spread, per input column, fitted on the training rows."""
+    """Features as the model sees them: (raw - center) / spread, per input column; fitted on the training rows
+    (`standard`, `minmax`) or the division of `pixels` by 255."""
 
     center: np.ndarray
     spread: np.ndarray
+    kind: str = "standard"
+
+    def describe(self) -> str:
+        return "pixels / 255" if self.kind == "pixels" else f"{self.kind} (fitted on the training rows)"
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,8 @@ class TargetScaling:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train, validation and test arrays, ready for Keras (float32 features; int labels or float32 targets).
+    """Train, validation and test arrays, ready for Keras (float32 features, or the integer or bool dtype a loader
+    gave them in; int labels, label i for the model's output i, or float32 targets).
 
     The test rows were set aside before the train/validation split: no trial trains, is pruned or is chosen on
     them; they are empty when the study sets no test split.
@@ -45,9 +52,10 @@ class Dataset:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     scaling: Scaling | None = None  # None: features are used as they are
+    unscaled: str = ""  # why the features are used as they are, when `scaling` is None (`integer-typed`)
     target_scaling: TargetScaling | None = None  # None: the target is used as it is
     target: str = "target"  # the name of what is predicted (a CSV's column)
-    raw_shape: tuple[int, ...] | None = None  # the shape raw inputs come in, when not flat rows (images)
+    raw_shape: tuple[int, ...] | None = None  # the shape raw inputs come in, when not flat rows (images, a loader's)
 
     @property
     def n_features(self) -> int:
@@ -72,6 +80,22 @@ class Dataset:
     @property
     def n_test(self) -> int:
         return 0 if self.x_test is None else len(self.x_test)
+
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        """The shape of one raw input row: the loader's or the images', else flat."""
+        return self.raw_shape or (self.n_features,)
+
+    @property
+    def scaled(self) -> str:
+        """Whether the features are scaled, how or why not: `scaled: pixels / 255`, `not scaled: integer-typed`."""
+        return f"scaled: {self.scaling.describe()}" if self.scaling is not None else f"not scaled: {self.unscaled}"
+
+    def input_lines(self) -> list[str]:
+        """Each input's dtype and shape as the exported model takes it, and whether and why it is scaled."""
+        model = tuple(self.shape) if self.shape else self.row_shape
+        reshaped = f", reshaped to {model} for the model" if model != self.row_shape else ""
+        return [f"input x: {self.x_train.dtype} {self.row_shape}, {self.scaled}{reshaped}"]
 
     def describe(self) -> dict:
         return {"name": self.name, "task": self.task, "train": list(self.x_train.shape),

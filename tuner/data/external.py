@@ -1,6 +1,10 @@
 """Data from outside tuner's readers: the user's own loader function, or a folder of images (one sub-folder per
 class, read with `keras.utils.image_dataset_from_directory`). Both end as the same Dataset as a CSV: rows kept flat,
-their shape beside them, a test split set aside, scaling fitted on the training rows (images: pixels / 255)."""
+their shape and dtype beside them (an exported model takes them so), a test split set aside.
+
+What is scaled: images by the division of their pixels by 255; a loader's `(x, y)` float arrays as data.scale says,
+fitted on the training rows; never a loader's integer or bool arrays (token ids, codes: they keep their dtype) nor
+its own splits (used as given). Labels: a loader's `classes` name its labels 0..k-1 in the order given."""
 
 from __future__ import annotations
 
@@ -52,10 +56,11 @@ def _images(spec: DataSpec, task: str | None, base_dir: Path) -> Dataset:
     if not len(x):
         raise DataError(f"data images: {folder} holds no images (.png, .jpg, .jpeg, .bmp, .gif)")
     rows = x.reshape(len(x), -1).astype("float64")
-    pixels = None if spec.scale == "none" else Scaling(np.zeros(rows.shape[1]), np.full(rows.shape[1], PIXELS))
-    data = split(spec, folder.name, "classification", rows, np.array([classes[i] for i in y]),
-                 [f"pixel{i}" for i in range(rows.shape[1])], "class", scaling=pixels)
-    return _shaped(data, tuple(x.shape[1:]), raw=True)
+    pixels = None if spec.scale == "none" else \
+        Scaling(np.zeros(rows.shape[1]), np.full(rows.shape[1], PIXELS), "pixels")
+    data = split(spec, folder.name, "classification", rows, y, [f"pixel{i}" for i in range(rows.shape[1])], "class",
+                 scaling=pixels, classes=classes)
+    return _shaped(data, tuple(x.shape[1:]))
 
 
 def _first_size(folder: Path, classes: list[str]) -> tuple[int, int]:
@@ -84,7 +89,7 @@ def _loader(spec: DataSpec, task: str | None, base_dir: Path) -> Dataset:
         x, y = (_array(v, key) for v in given)
         _same_rows(x, y, key)
         shape = tuple(x.shape[1:])
-        rows = x.reshape(len(x), -1).astype("float64")
+        rows = _rows(x)
         data = split(spec, name, task or infer_task(y), rows, y, [f"x{i}" for i in range(rows.shape[1])],
                      "target")
         return _shaped(data, shape)
@@ -95,7 +100,7 @@ def _loader(spec: DataSpec, task: str | None, base_dir: Path) -> Dataset:
 
 
 def _given_splits(spec: DataSpec, task: str | None, name: str, given: dict[str, Any], key: str) -> Dataset:
-    """Splits the loader made itself: kept as they are (the rows joined, split again by position)."""
+    """Splits the loader made itself: kept as they are (the rows joined, split again by position), never scaled."""
     parts = {part: _arrays(given[part], f"{key} {part}") for part in SPLITS if part in given}
     for part, (x, y) in parts.items():
         _same_rows(x, y, f"{key} {part}")
@@ -105,11 +110,14 @@ def _given_splits(spec: DataSpec, task: str | None, name: str, given: dict[str, 
     x = np.concatenate([x for x, _ in parts.values()])
     y = np.concatenate([y for _, y in parts.values()])
     sizes = [len(parts[p][0]) for p in parts]
-    rows = x.reshape(len(x), -1).astype("float64")
+    rows = _rows(x)
     classes = given.get("classes")
-    labels = np.array([str(classes[int(v)]) for v in y]) if classes is not None else y
-    data = split(spec, name, task or infer_task(labels), rows, labels, [f"x{i}" for i in range(rows.shape[1])],
-                 "target", positions=sizes)
+    if classes is not None and (isinstance(classes, (str, bytes)) or not hasattr(classes, "__len__")):
+        raise DataError(f"{key}: 'classes' must be a list of names, label i named classes[i]; got "
+                        f"{type(classes).__name__}")
+    task = task or ("classification" if classes is not None else infer_task(y))
+    data = split(spec, name, task, rows, y, [f"x{i}" for i in range(rows.shape[1])], "target", positions=sizes,
+                 classes=None if classes is None else list(classes), unscaled="a loader's splits are used as given")
     return _shaped(data, shapes.pop())
 
 
@@ -145,15 +153,22 @@ def _array(value: Any, where: str) -> np.ndarray:
 def _same_rows(x: np.ndarray, y: np.ndarray, where: str) -> None:
     if len(x) != len(y):
         raise DataError(f"{where}: x has {len(x)} rows but y has {len(y)}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise DataError(f"{where}: x is not numeric ({x.dtype})")
+    if not (x.dtype == bool or np.issubdtype(x.dtype, np.number)) or np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(f"{where}: x is not numeric ({x.dtype}); give real numbers, integers (token ids) or bools")
     if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
         raise DataError(f"{where}: y must hold one target a row (its shape is {y.shape})")
 
 
-def _shaped(data: Dataset, shape: tuple[int, ...], raw: bool = False) -> Dataset:
+def _rows(x: np.ndarray) -> np.ndarray:
+    """Flat rows: integers and bools in their own dtype, floats as float64 until they are scaled."""
+    rows = x.reshape(len(x), -1)
+    return rows if rows.dtype == bool or np.issubdtype(rows.dtype, np.integer) else rows.astype("float64")
+
+
+def _shaped(data: Dataset, shape: tuple[int, ...]) -> Dataset:
+    """Rows of more than one axis: the model and the exported model take them in that shape."""
     import dataclasses
 
     if len(shape) <= 1:
         return data
-    return dataclasses.replace(data, shape=shape, raw_shape=shape if raw else None)
+    return dataclasses.replace(data, shape=shape, raw_shape=shape)

@@ -1,6 +1,8 @@
-"""Rows into a Dataset: windows or shapes checked, the task inferred, the rows split and scaled."""
+"""Rows into a Dataset: windows or shapes checked, the task inferred, labels numbered, the rows split and scaled."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -39,27 +41,26 @@ def infer_task(y: np.ndarray) -> str:
 
 
 def split(spec: DataSpec, name: str, task: str, x: np.ndarray, y: np.ndarray, features: list[str],
-          target: str = "target", scaling: Scaling | None = None, positions: list[int] | None = None) -> Dataset:
+          target: str = "target", scaling: Scaling | None = None, positions: list[int] | None = None,
+          classes: Sequence[str] | None = None, unscaled: str | None = None) -> Dataset:
     """Test rows set aside first (the latest ones for a series), then the rest split into training and validation
     rows (stratified for classification); scaling fitted on the training rows only, unless `scaling` is given.
-    `positions`: the rows are already split, in that order, into parts of these sizes (train, validation[, test])."""
+    `positions`: the rows are already split, in that order, into parts of these sizes (train, validation[, test]).
+    `classes`: the class names in the order of the model's outputs, `y` their indices. `unscaled`: why the rows go
+    in as they are whatever data.scale says. Integer and bool rows are never scaled (their dtype says why) and keep
+    their dtype; float rows become float32."""
     from sklearn.model_selection import train_test_split
 
     y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-    classes: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
     if task == "classification":
-        labels, y = np.unique(y, return_inverse=True)
-        if len(labels) < 2:
-            raise DataError(f"data {name}: the target has a single class; classification needs at least two")
-        if len(labels) > MAX_CLASSES and np.issubdtype(labels.dtype, np.number):
-            raise DataError(f"data {name}: {len(labels)} distinct targets; set task: regression")
-        classes = tuple(str(c) for c in labels)
-        y = y.astype("int32")
+        names, y = labelled(name, y, classes)
     elif not np.issubdtype(y.dtype, np.number):
         raise DataError(f"data {name}: task is regression but the target is not numeric")
 
     def cut(x: np.ndarray, y: np.ndarray, share: float, what: str) -> tuple[np.ndarray, ...]:
-        stratify = y if task == "classification" and spec.stratify and np.bincount(y).min() >= 2 else None
+        counts = np.bincount(y) if task == "classification" else None
+        stratify = y if counts is not None and spec.stratify and counts[counts > 0].min() >= 2 else None
         if spec.window:  # a time series: hold out the latest windows, never windows mixed into training
             stratify = None
         try:
@@ -78,7 +79,9 @@ def split(spec: DataSpec, name: str, task: str, x: np.ndarray, y: np.ndarray, fe
         if spec.test_split:
             x, x_test, y, y_test = cut(x, y, spec.test_split, "testing")
         x_tr, x_va, y_tr, y_va = cut(x, y, spec.validation_split, "validation")
-    scaling = scaling if scaling is not None or spec.scale == "none" else _scaling(spec.scale, x_tr)
+    if scaling is None:
+        unscaled = _kept(x_tr) or unscaled or ("data.scale: none" if spec.scale == "none" else None)
+        scaling = None if unscaled is not None else _scaling(spec.scale, x_tr)
     x_tr, x_va = _scaled(x_tr, scaling), _scaled(x_va, scaling)
     x_test = None if x_test is None else _scaled(x_test, scaling)
     target_scaling = None
@@ -87,22 +90,61 @@ def split(spec: DataSpec, name: str, task: str, x: np.ndarray, y: np.ndarray, fe
             target_scaling = TargetScaling(float(y_tr.mean()), float(y_tr.std()) or 1.0)
         y_tr, y_va = _standardized(y_tr, target_scaling), _standardized(y_va, target_scaling)
         y_test = None if y_test is None else _standardized(y_test, target_scaling)
-    return Dataset(name, task, x_tr, y_tr, x_va, y_va, classes, tuple(features), x_test=x_test, y_test=y_test,
-                   scaling=scaling, target_scaling=target_scaling, target=target)
+    return Dataset(name, task, x_tr, y_tr, x_va, y_va, names, tuple(features), x_test=x_test, y_test=y_test,
+                   scaling=scaling, unscaled=unscaled or "", target_scaling=target_scaling,
+                   target=target)
 
 
-def _scaling(kind: str, x_tr: np.ndarray) -> Scaling | None:
-    if kind == "none":
-        return None
+def labelled(name: str, y: np.ndarray, classes: Sequence[str] | None = None) -> tuple[tuple[str, ...], np.ndarray]:
+    """Class names in the order of the model's outputs, and each row's output index. Given `classes`: label i is
+    classes[i]. Integer labels (none negative): output i is label i, a value the labels skip an output never
+    trained. Other labels (text, floats, negative integers, integers from MAX_CLASSES on): sorted."""
+    if classes is not None:
+        names = tuple(str(c) for c in classes)
+        whole = np.issubdtype(y.dtype, np.number) and np.all(np.mod(y, 1) == 0)
+        if not whole or y.min() < 0 or y.max() >= len(names):
+            raise DataError(f"data {name}: with classes given ({len(names)} names), each label must be an index "
+                            f"0..{len(names) - 1} into them; found {_some(np.unique(y))}")
+        if len(set(names)) < len(names):
+            raise DataError(f"data {name}: classes name a class twice ({', '.join(names)}); give each its own name")
+        index = y.astype("int32")
+    elif y.dtype.kind in "iu" and y.min() >= 0 and y.max() < MAX_CLASSES:
+        names, index = tuple(str(i) for i in range(int(y.max()) + 1)), y.astype("int32")
+    else:
+        labels, index = np.unique(y, return_inverse=True)
+        if len(labels) > MAX_CLASSES and np.issubdtype(labels.dtype, np.number):
+            raise DataError(f"data {name}: {len(labels)} distinct targets; set task: regression")
+        names, index = tuple(str(c) for c in labels), index.astype("int32")
+    if len(np.unique(index)) < 2:
+        raise DataError(f"data {name}: the target has a single class; classification needs at least two")
+    return names, index
+
+
+def _some(values: np.ndarray) -> str:
+    shown = ", ".join(str(v) for v in values[:8])
+    return shown + (f", ... ({len(values)} values)" if len(values) > 8 else "")
+
+
+def _kept(x: np.ndarray) -> str | None:
+    """Why rows of this dtype go in as they are: integers (token ids, counts, codes) and bools are never scaled."""
+    if x.dtype == bool:
+        return "bool"
+    return "integer-typed" if np.issubdtype(x.dtype, np.integer) else None
+
+
+def _scaling(kind: str, x_tr: np.ndarray) -> Scaling:
     if kind == "standard":
         center, spread = x_tr.mean(axis=0), x_tr.std(axis=0)
     else:
         center, spread = x_tr.min(axis=0), x_tr.max(axis=0) - x_tr.min(axis=0)
-    return Scaling(center, np.where(spread == 0, 1.0, spread))
+    return Scaling(center, np.where(spread == 0, 1.0, spread), kind)
 
 
 def _scaled(x: np.ndarray, scaling: Scaling | None) -> np.ndarray:
-    return (x if scaling is None else (x - scaling.center) / scaling.spread).astype("float32")
+    """Scaled rows as float32; rows used as they are keep an integer or bool dtype, floats become float32."""
+    if scaling is None:
+        return x if _kept(x) is not None else x.astype("float32")
+    return ((x - scaling.center) / scaling.spread).astype("float32")
 
 
 def _standardized(y: np.ndarray, scaling: TargetScaling | None) -> np.ndarray:

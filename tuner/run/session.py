@@ -80,7 +80,7 @@ def prepare_spec(spec: StudySpec, base_dir: Path,
                  where: str = "study") -> tuple[StudySpec, Dataset, Metric, TunerModels | UserModels]:
     """`prepare` for a study definition already read (`base_dir`: where its relative paths start)."""
     data = load_data(spec.data, spec.task, base_dir)
-    metric = resolve_metric(spec.training, data.task)
+    metric = resolve_metric(spec.training, data.task, spec.model is not None)
     models = models_for(spec, data, [base_dir, Path.cwd()])
     models.check(where)
     return spec, data, metric, models
@@ -134,7 +134,7 @@ def join_session(name: str, *, storage: str | None = None, data_dir: str | Path 
     stored = studies.definition(found)
     spec = stored.spec
     data = _load_stored_data(spec, stored.base_dir, data_dir, name)
-    metric = resolve_metric(spec.training, data.task)
+    metric = resolve_metric(spec.training, data.task, spec.model is not None)
     roots = [stored.base_dir] + ([Path(data_dir)] if data_dir is not None else []) + [Path.cwd()]
     models = models_for(spec, data, roots)  # the user's model is found like data files
     base_seed = spec.sampler.seed if seed is None else seed
@@ -150,7 +150,8 @@ def _session(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric
     from tuner.training.raw_inputs import raw_inputs
 
     folder = resolve_dir(artifacts, url)
-    keeper = BestModelKeeper(folder, metric, prepare=lambda model: raw_inputs(model, data))  # it takes raw rows
+    keeper = BestModelKeeper(folder, metric, prepare=lambda model: raw_inputs(model, data),  # it takes raw rows
+                             classes=data.classes)
     objective = Objective(spec, data, metric, seed=seed or 0, watch=TrialWatch(keeper), models=models)
     return Session(study, spec, data, metric, objective, url, folder)
 

@@ -11,6 +11,7 @@ the trained weights are written back into it. Callbacks get the same per-epoch l
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +125,8 @@ def evaluate(model: Any, data: Dataset, hp: Hyperparams, how: Plan) -> dict[str,
 
 
 def _device_data(data: Dataset) -> tuple[Any, ...]:
-    """The data set as constant tensors, converted once per process and reused by every trial."""
+    """The data set as constant tensors, converted once per process and reused by every trial (float32, as the
+    MLP's input takes them: integer or bool rows a loader gave are cast)."""
     import tensorflow as tf
 
     key = id(data)
@@ -132,9 +134,10 @@ def _device_data(data: Dataset) -> tuple[Any, ...]:
         if len(_tensors) >= 4:
             _tensors.clear()
         shape = (-1,) if data.task == "classification" else (-1, 1)
-        test = (tf.constant(data.x_test), tf.constant(data.y_test.reshape(shape))) if data.n_test else (None, None)
-        _tensors[key] = (data, tf.constant(data.x_train), tf.constant(data.y_train.reshape(shape)),
-                         tf.constant(data.x_val), tf.constant(data.y_val.reshape(shape)), *test)
+        rows = functools.partial(tf.constant, dtype=tf.float32)
+        test = (rows(data.x_test), tf.constant(data.y_test.reshape(shape))) if data.n_test else (None, None)
+        _tensors[key] = (data, rows(data.x_train), tf.constant(data.y_train.reshape(shape)),
+                         rows(data.x_val), tf.constant(data.y_val.reshape(shape)), *test)
     return _tensors[key][1:]
 
 

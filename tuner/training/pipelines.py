@@ -17,7 +17,8 @@ _tensors: dict[tuple[int, tuple[int, ...]], tuple[Dataset, dict[str, Any]]] = {}
 
 
 def tensors(data: Dataset, shape: tuple[int, ...]) -> dict[str, Any]:
-    """x_train, y_train, x_val, y_val (and x_test, y_test) as tensors, rows in `shape`; made once per process."""
+    """x_train, y_train, x_val, y_val (and x_test, y_test) as tensors, rows in `shape` and in the data's own dtype
+    (float32, or a loader's integers: the model's input casts them as Keras does); made once per process."""
     import tensorflow as tf
 
     key = (id(data), shape)

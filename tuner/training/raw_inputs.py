@@ -1,6 +1,8 @@
-"""A trained model that takes the raw inputs it was tuned on: the feature scaling fitted on the training rows as a
-Keras `Normalization` layer in front, and, for a standardized regression target, a `Rescaling` layer behind that
-gives predictions in the target's own units. Only Keras's own layers: `keras.models.load_model` needs nothing else."""
+"""A trained model that takes the raw inputs it was tuned on, in their own shape and dtype (a CSV's flat rows, an
+image, a loader's int32 token ids): the feature scaling fitted on the training rows as a Keras `Normalization` layer
+in front (images: a `Rescaling` by 1/255), and, for a standardized regression target, a `Rescaling` layer behind that
+gives predictions in the target's own units. Its outputs are in the order of the study's classes. Only Keras's own
+layers: `keras.models.load_model` needs nothing else."""
 
 from __future__ import annotations
 
@@ -23,19 +25,20 @@ def raw_inputs(model: keras.Model, data: Dataset) -> keras.Model:
     model = keras.models.clone_model(trained)
     model.set_weights(trained.get_weights())
 
-    if data.raw_shape is not None:  # images: raw pixels in, divided as in training
-        inputs = keras.Input(data.raw_shape, name="raw_images")
-        hidden = inputs if data.scaling is None else \
-            keras.layers.Rescaling(1.0 / float(data.scaling.spread.flat[0]), name="pixel_scaling")(inputs)
-    else:
-        inputs = keras.Input((data.n_features,), name="raw_features")
-        hidden = inputs
-        if data.scaling is not None:
-            hidden = keras.layers.Normalization(mean=data.scaling.center, variance=np.square(data.scaling.spread),
-                                                name="feature_scaling")(hidden)
-    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else (data.n_features,)
-    if shape != tuple(inputs.shape[1:]):  # an image or a sequence: the raw row reshaped to what the model takes
-        hidden = keras.layers.Reshape(shape, name="row_to_input")(hidden)
+    scaling, shape = data.scaling, data.row_shape
+    pixels = scaling is not None and scaling.kind == "pixels"
+    inputs = keras.Input(shape, dtype=str(data.x_train.dtype), name="raw_images" if pixels else "raw_features")
+    hidden = inputs
+    if pixels:  # raw pixels in, divided as in training
+        hidden = keras.layers.Rescaling(1.0 / float(scaling.spread.flat[0]), name="pixel_scaling")(hidden)
+    elif scaling is not None:
+        if len(shape) > 1:  # fitted per value of the flat row
+            hidden = keras.layers.Reshape((data.n_features,), name="flat_row")(hidden)
+        hidden = keras.layers.Normalization(mean=scaling.center, variance=np.square(scaling.spread),
+                                            name="feature_scaling")(hidden)
+    wanted = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else tuple(hidden.shape[1:])
+    if wanted != tuple(hidden.shape[1:]):  # an image or a sequence: the row reshaped to what the model takes
+        hidden = keras.layers.Reshape(wanted, name="row_to_input")(hidden)
     outputs = model(hidden)
     if data.target_scaling is not None:
         outputs = keras.layers.Rescaling(scale=data.target_scaling.std, offset=data.target_scaling.mean,
@@ -44,9 +47,9 @@ def raw_inputs(model: keras.Model, data: Dataset) -> keras.Model:
 
 
 def raw_rows(x: np.ndarray, data: Dataset) -> np.ndarray:
-    """Scaled rows of the data set as they were before scaling (images in their own shape)."""
+    """Rows of the data set as they were before scaling, in their own shape and dtype (what `raw_inputs` takes)."""
     raw = x if data.scaling is None else x * data.scaling.spread + data.scaling.center
-    return raw.reshape((len(raw), *data.raw_shape)) if data.raw_shape is not None else raw
+    return raw.reshape((len(raw), *data.row_shape))
 
 
 def raw_target(y: np.ndarray, data: Dataset) -> np.ndarray:

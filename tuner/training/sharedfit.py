@@ -69,6 +69,8 @@ def plan(model: Any, task: str) -> Plan | None:
         return None
     if len(model.inputs or ()) != 1 or len(model.outputs or ()) != 1 or None in tuple(model.inputs[0].shape[1:]):
         return None
+    if task == "classification" and tuple(model.outputs[0].shape[1:]) == (1,):  # one unit for two classes
+        return None
     for layer in model.layers:
         kind = type(layer).__name__
         if kind not in LAYERS or type(layer) is not getattr(keras.layers, kind, None):
@@ -157,11 +159,13 @@ def _fit(model: Any, data: Dataset, batch_size: int, epochs: int, callbacks: lis
 
 
 def _rows(data: Dataset, template: _Template, part: str) -> tuple[Any, Any]:
-    """One part of the data as tensors in the model's input shape, labels in the dtype the trace takes."""
+    """One part of the data as tensors in the model's input shape and dtype (as Keras would cast them at the
+    model's input), labels in the dtype the trace takes."""
     import tensorflow as tf
 
     x, y = pipelines.tensors(data, template.row_shape)[part]
-    return x, (y if y.dtype == template.label_dtype else tf.cast(y, template.label_dtype))
+    return (x if x.dtype == template.row_dtype else tf.cast(x, template.row_dtype),
+            y if y.dtype == template.label_dtype else tf.cast(y, template.label_dtype))
 
 
 def _template(model: Any, how: Plan) -> _Template:
@@ -210,6 +214,7 @@ class _Template:
                 self.n_dropouts += 1
         self.regularized = [v.regularizer is not None for v in self.clone.trainable_variables]
         self.row_shape = tuple(model.inputs[0].shape[1:])
+        self.row_dtype = tf.as_dtype(model.inputs[0].dtype)
         self.label_dtype = tf.int32 if how.metric == "accuracy" else tf.float32
         n_trainable = len(model.trainable_variables)
         values = [v.value for v in [*model.trainable_variables, *model.non_trainable_variables]]
@@ -328,7 +333,7 @@ def _trace(template: _Template, model: Any, how: Plan) -> tuple[Any, Any]:
         count = tf.cast(n, tf.float32)
         return loss_sum / count + penalty, score_sum / count
 
-    x_spec = tf.TensorSpec([None, *template.row_shape], tf.float32)
+    x_spec = tf.TensorSpec([None, *template.row_shape], template.row_dtype)
     y_spec = tf.TensorSpec([None], template.label_dtype)
     knobs = [tf.TensorSpec([len(weights)], tf.float32)] * 2 + [tf.TensorSpec([template.n_dropouts], tf.float32)]
     epoch_spec = [x_spec, y_spec, tf.TensorSpec([2], tf.int64), tf.TensorSpec([], tf.int64),

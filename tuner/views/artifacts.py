@@ -12,7 +12,7 @@ import tempfile
 import uuid
 import warnings
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -59,16 +59,19 @@ def open_store(folder: Path) -> FileSystemArtifactStore:
 
 
 def best_model_info(study: optuna.Study) -> dict[str, Any] | None:
-    """{"artifact_id", "filename", "trial", "value"} of the study's current best-model artifact, if any."""
+    """{"artifact_id", "filename", "trial", "value"[, "classes"]} of the study's current best-model artifact, if
+    any."""
     return study.user_attrs.get(record.BEST_MODEL)
 
 
 class BestModelKeeper:
-    """Saves a trial's trained model as the study's best-model artifact when its value beats the study's best."""
+    """Saves a trial's trained model as the study's best-model artifact when its value beats the study's best; its
+    record names the classes in the order of the model's outputs (`classes`, for classification)."""
 
     def __init__(self, folder: Path, metric: Metric,
-                 prepare: Callable[[keras.Model], keras.Model] | None = None) -> None:
+                 prepare: Callable[[keras.Model], keras.Model] | None = None, classes: Sequence[str] = ()) -> None:
         self.folder, self.metric, self.prepare = folder, metric, prepare  # prepare: the model as it is kept
+        self.classes = list(classes)
         self.store = open_store(folder)
 
     def beats_best(self, study: optuna.Study, value: float) -> bool:
@@ -95,7 +98,8 @@ class BestModelKeeper:
         meta = {"artifact_id": artifact_id, "filename": filename, "mimetype": _MIMETYPE, "encoding": None}
         study._storage.set_study_system_attr(study._study_id, _META_PREFIX + artifact_id, json.dumps(meta))
         study.set_user_attr(record.BEST_MODEL, {"artifact_id": artifact_id, "filename": filename,
-                                              "trial": trial.number, "value": value})
+                                              "trial": trial.number, "value": value,
+                                              **({"classes": self.classes} if self.classes else {})})
         return True
 
     def _write(self, artifact_id: str, model: keras.Model) -> None:

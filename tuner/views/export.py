@@ -74,9 +74,9 @@ def export_model(study: optuna.Study, out: Path, number: int | None = None) -> E
     spec = definition.spec
     trial = pick_trial(study, number)
     data = load_data(spec.data, spec.task, definition.base_dir)
-    metric = resolve_metric(spec.training, data.task)
+    metric = resolve_metric(spec.training, data.task, spec.model is not None)
     models = models_for(spec, data, [definition.base_dir, Path.cwd()])
-    hp = models.from_params(trial.params)
+    hp = models.from_trial(trial)
     seed, epochs = int(trial.user_attrs.get(record.SEED, 0)), int(trial.user_attrs.get(record.BEST_EPOCH, 0)) + 1
     out.mkdir(parents=True, exist_ok=True)
 
@@ -101,7 +101,9 @@ def export_model(study: optuna.Study, out: Path, number: int | None = None) -> E
             "units": units(data.task, metric.base, data.target), "n_params": n_params, "params": trial.params,
             "hyperparams": hp.to_dict(), "data": data.describe(), "classes": list(data.classes),
             "inputs": data.input_columns, "raw_shape": list(data.raw_shape) if data.raw_shape else None,
-            "example": [float(v) for v in raw_rows(data.x_val[:1], data).reshape(-1)]}
+            "dtype": str(data.x_train.dtype), "images": spec.data.images is not None,
+            "scaling": data.scaled, "input_lines": data.input_lines(),
+            "example": _example(raw_rows(data.x_val[:1], data))}
     (out / PARAMS_FILE).write_text(json.dumps(card, indent=2) + "\n")
     (out / CARD_FILE).write_text(model_card(card, rows, spec.description))
     files += [out / PARAMS_FILE, out / CARD_FILE]
@@ -119,6 +121,7 @@ def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: st
              f"{d['features']} features" + (f" shaped {d['shape']}" if d.get("shape") else ""),
              f"- classes: {len(card['classes'])}, names in `{CLASSES_FILE}` in the order of the model's outputs"
              if card["classes"] else f"- target: {d.get('target', 'one number')}, predicted in its own units",
+             *(f"- {line}" for line in card["input_lines"]),
              "", "## Metric", "",
              f"- {card['metric']} ({card['direction']}){in_units}: {card['recorded']:.4f} in the study, "
              f"{card['reproduced']:.4f} retrained here (seed {card['seed']}, {card['epochs']} epochs)", test,
@@ -129,30 +132,47 @@ def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: st
              "| layer | units | parameters | dropout | L2 |", "|---|---|---|---|---|"]
     lines += [f"| {r['layer']} | {fmt(r['units'])} | {r['params']} | {fmt(r['dropout'])} | {fmt(r['l2'])} |"
               for r in rows]
-    if card["raw_shape"]:
+    if card["images"]:
         shape = card["raw_shape"]
+        divided = " (the division by 255 is its first layer)" if card["scaling"].startswith("scaled") else ""
         lines += ["", "## Use", "", f"`{MODEL_FILE}` takes images of {shape[0]} x {shape[1]} pixels with {shape[2]} "
-                  f"channel(s), pixel values 0-255 as they are read (the division by 255 is its first layer).", "",
+                  f"channel(s), pixel values 0-255 as they are read{divided}.", "",
                   "```python", "import json, keras, numpy as np",
                   f"model, classes = keras.models.load_model(\"{MODEL_FILE}\"), json.load(open(\"{CLASSES_FILE}\"))",
                   f"image = keras.utils.img_to_array(keras.utils.load_img(\"digit.png\", "
                   f"color_mode=\"{'grayscale' if shape[2] == 1 else 'rgb'}\", target_size=({shape[0]}, {shape[1]})))",
                   "print(classes[int(np.argmax(model.predict(image[None], verbose=0)[0]))])", "```", ""]
         return "\n".join(lines)
-    lines += ["", "## Use", "",
-              f"`{MODEL_FILE}` takes raw input rows, as in the data the study was tuned on (the scaling fitted on the "
-              f"training rows is its first layer), {len(card['inputs'])} values a row, in this order:", "",
-              ", ".join(f"`{name}`" for name in card["inputs"]), "", "```python"]
-    row = ", ".join(f"{v:.6g}" for v in card["example"])
+    dtype, shape, scaled = card["dtype"], card["raw_shape"], card["scaling"].startswith("scaled")
+    row = ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in card["example"])
+    if shape:  # a loader's rows: in their own shape and dtype
+        x = f"np.array([{row}], dtype=\"{dtype}\").reshape(1, {', '.join(str(n) for n in shape)})"
+        lines += ["", "## Use", "", f"`{MODEL_FILE}` takes inputs as the loader gives them: {dtype}, shaped "
+                  f"{tuple(shape)} a row; {card['scaling']}{', as its first layer' if scaled else ''}.", "",
+                  "```python"]
+    else:
+        x = f"np.array([[{row}]])" if dtype.startswith("float") else f"np.array([[{row}]], dtype=\"{dtype}\")"
+        how = "the scaling fitted on the training rows is its first layer" if scaled else f"{dtype}, {card['scaling']}"
+        lines += ["", "## Use", "",
+                  f"`{MODEL_FILE}` takes raw input rows, as in the data the study was tuned on ({how}), "
+                  f"{len(card['inputs'])} values a row, in this order:", "",
+                  ", ".join(f"`{name}`" for name in card["inputs"]), "", "```python"]
     if card["classes"]:
         lines += ["import json, keras, numpy as np",
                   f"model, classes = keras.models.load_model(\"{MODEL_FILE}\"), json.load(open(\"{CLASSES_FILE}\"))",
-                  f"print(classes[int(np.argmax(model.predict(np.array([[{row}]]), verbose=0)[0]))])"]
+                  f"print(classes[int(np.argmax(model.predict({x}, verbose=0)[0]))])"]
     else:
         lines += ["import keras, numpy as np", f"model = keras.models.load_model(\"{MODEL_FILE}\")",
-                  f"print(float(model.predict(np.array([[{row}]]), verbose=0)[0, 0]))  # {d.get('target', '')}"]
+                  f"print(float(model.predict({x}, verbose=0)[0, 0]))  # {d.get('target', '')}"]
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def _example(rows: Any) -> list[Any]:
+    """One raw row as the card shows it: floats rounded to 6 decimals (undoing the scaling leaves float32 noise)."""
+    import numpy as np
+
+    return (np.round(rows, 6) + 0.0 if rows.dtype.kind == "f" else rows).reshape(-1).tolist()  # + 0.0: no -0
 
 
 def export_trials(study: optuna.Study, path: Path) -> int:
