@@ -4,6 +4,8 @@ reads is searched. Real Keras models on real SQLite stores, through the CLI."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,25 @@ def test_one_output_unit_for_two_classes_trains_as_model_fit_does(cli, workdir: 
     assert all(t.user_attrs["test_accuracy"] > 0.85 for t in done)
     if build == "sigmoid_compiled":  # compiled by the user: the same rows through model.fit reach the same
         assert abs(done[0].value - keras_fit_accuracy(build)) < 0.04
+    exported = cli("export", "user", "--out", "out")
+    assert exported.exit_code == 0, exported.output
+    card = (workdir / "out" / "MODEL_CARD.md").read_text()
+    snippet = card.split("```python\n")[1].split("```")[0]
+    said = subprocess.run([sys.executable, "-c", snippet], cwd=workdir / "out", capture_output=True, text=True,
+                          timeout=300)
+    assert said.returncode == 0, said.stderr[-2000:]
+    assert said.stdout.strip().splitlines()[-1] in ("0", "1")  # a class name from classes.json
+
+    import keras
+
+    from tuner.data import load_data
+    from tuner.spec import DataSpec
+
+    data = load_data(DataSpec(bundled="breast_cancer", seed=0))
+    model = keras.models.load_model(workdir / "out" / "model.keras")
+    scores = model.predict(data.x_val * data.scaling.spread + data.scaling.center, verbose=0)[:, 0]
+    picked = scores > (0.0 if build == "logit" else 0.5)
+    assert np.mean(picked == data.y_val) > 0.9  # one unit read as the card says: the second class's score
 
 
 def test_a_wrong_output_for_two_classes_says_what_fits(cli, workdir: Path) -> None:

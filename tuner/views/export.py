@@ -103,7 +103,7 @@ def export_model(study: optuna.Study, out: Path, number: int | None = None) -> E
             "inputs": data.input_columns, "raw_shape": list(data.raw_shape) if data.raw_shape else None,
             "dtype": str(data.x_train.dtype), "images": spec.data.images is not None,
             "scaling": data.scaled, "input_lines": data.input_lines(),
-            "example": _example(raw_rows(data.x_val[:1], data))}
+            "example": _example(raw_rows(data.x_val[:1], data)), "pick": _pick(model) if data.task == "classification" else None}
     (out / PARAMS_FILE).write_text(json.dumps(card, indent=2) + "\n")
     (out / CARD_FILE).write_text(model_card(card, rows, spec.description))
     files += [out / PARAMS_FILE, out / CARD_FILE]
@@ -141,7 +141,7 @@ def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: st
                   f"model, classes = keras.models.load_model(\"{MODEL_FILE}\"), json.load(open(\"{CLASSES_FILE}\"))",
                   f"image = keras.utils.img_to_array(keras.utils.load_img(\"digit.png\", "
                   f"color_mode=\"{'grayscale' if shape[2] == 1 else 'rgb'}\", target_size=({shape[0]}, {shape[1]})))",
-                  "print(classes[int(np.argmax(model.predict(image[None], verbose=0)[0]))])", "```", ""]
+                  "p = model.predict(image[None], verbose=0)", f"print(classes[{card.get('pick', PICK)}])", "```", ""]
         return "\n".join(lines)
     dtype, shape, scaled = card["dtype"], card["raw_shape"], card["scaling"].startswith("scaled")
     row = ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in card["example"])
@@ -160,12 +160,24 @@ def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: st
     if card["classes"]:
         lines += ["import json, keras, numpy as np",
                   f"model, classes = keras.models.load_model(\"{MODEL_FILE}\"), json.load(open(\"{CLASSES_FILE}\"))",
-                  f"print(classes[int(np.argmax(model.predict({x}, verbose=0)[0]))])"]
+                  f"p = model.predict({x}, verbose=0)", f"print(classes[{card.get('pick', PICK)}])"]
     else:
         lines += ["import keras, numpy as np", f"model = keras.models.load_model(\"{MODEL_FILE}\")",
                   f"print(float(model.predict({x}, verbose=0)[0, 0]))  # {d.get('target', '')}"]
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+PICK = "int(np.argmax(p[0]))"  # the class of the first row's predicted scores
+
+
+def _pick(model: Any) -> str:
+    """How the card's snippet turns the model's prediction `p` into a class index: the highest score, or for one
+    output unit its probability above 0.5 (its logit above 0)."""
+    if tuple(model.outputs[0].shape[1:]) != (1,):
+        return PICK
+    activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "linear")
+    return f"int(p[0, 0] > {0.5 if activation == 'sigmoid' else 0})"
 
 
 def _example(rows: Any) -> list[Any]:
