@@ -29,6 +29,8 @@ def validate(study: Annotated[str, typer.Argument(help="Study name (studies/NAME
                   f"{test} rows, {d['features']} features; {what}; {metric.name} ({metric.direction}); sampler "
                   f"{spec.sampler.name}, pruner {spec.pruner.name}, budget {spec.budget.trials} trials",
                   highlight=False)
+    for line in data.input_lines():
+        console.print(f"  {line}", highlight=False)
     if spec.model is not None and spec.model.rewidens:
         found = models.found()
         for group in found.groups:
@@ -36,6 +38,11 @@ def validate(study: Annotated[str, typer.Argument(help="Study name (studies/NAME
             console.print(f"  width layer {group.name}: {group.width}{tied}", highlight=False)
         for layer, why in found.fixed.items():
             console.print(f"  left as it is: {layer} ({why})", highlight=False)
+        for layer, what in found.unfollowed.items():
+            console.print(f"  not followed: {layer} ({what})", highlight=False)
     if spec.model is not None:
         for name, dim, note in models.dimensions():
             console.print(f"  search {name}: {dim.describe()}" + (f" ({note})" if note else ""), highlight=False)
+        for field in models.unread():
+            given = " (space." + field + " is ignored)" if field in spec.space.model_fields_set else ""
+            console.print(f"  not searched: {field}: {spec.model.build} never reads hp.{field}{given}", highlight=False)

@@ -78,7 +78,7 @@ class UserModels:
             from tuner.training import rewiden
 
             self._base = rewiden.serialize(self._load_base())
-            self._found = rewiden.find(self._base)
+            self._found = rewiden.find(self._base, self.key)
             if not self._found.groups:
                 fixed = "; ".join(f"{n}: {why}" for n, why in self._found.fixed.items())
                 raise SpecError(f"{self.key}: the model has no width-bearing hidden layer tuner can change ({fixed})")
@@ -287,12 +287,15 @@ class UserModels:
 
     def check(self, where: str) -> None:
         """Import the function (or load the model), build once with the starting point's values and check what was
-        built: it is a model, its output fits the task, the named layers exist, the parameter budget is reachable."""
+        built: it is a model, its output fits the task, it takes the data as scaled, the named layers exist, the
+        parameter budget is reachable."""
+        from tuner.data.inputs import check_scaling
         from tuner.training.backend import load_keras
 
         load_keras()
         hp = self.from_params(self.starting_point())
         model = self.build(hp, first=True)
+        check_scaling(self.data, model, self.key)
         if not self.model.rewidens:
             names = {layer.name for layer in model.layers}
             missing = sorted(set(self.width_dims()) - names)

@@ -1,142 +1,85 @@
-"""An existing Keras model, re-widened: its width-bearing hidden layers found, and the model rebuilt from its Keras
-config with other widths, L2 on those layers' kernels and dropout after them.
+"""An existing Keras model, re-widened: its width-bearing layers found, and the model rebuilt from its Keras config
+with other widths, L2 on those layers' weights and dropout after them.
 
-Width-bearing layers are Dense, Conv1D/2D/3D (and their transposes), SeparableConv1D/2D, LSTM, GRU and SimpleRNN.
-Widths flow through layers that keep the channel count (normalization, activations, dropout, pooling, padding,
-cropping, upsampling); element-wise merges (`Add`, `Multiply`, ...) need equal widths, so the layers feeding one are
-tied to one width. A width feeding the model's outputs (the output layer), the model's input, a `Concatenate`, a
-`Reshape` or any other layer whose output width tuner cannot follow stays as it is. Works on the config alone
-(Sequential or Functional models), so the rebuilt model has fresh weights.
+Every tensor's width (its last axis) is read from the config as a sum of layer widths (widthgraph.py). A width layer
+(Dense, Conv*, SeparableConv*, LSTM/GRU/SimpleRNN, Embedding's output_dim) takes any width in and starts one of its
+own; layers that keep the channel count (normalization, activations, dropout, pooling, padding, `Rescaling`,
+`Normalization`, ...) pass it on; `DepthwiseConv*` multiplies it by its depth_multiplier and `Flatten` by the spatial
+size; a `Concatenate` on the channel axis sums its inputs (on another axis, its inputs must be equal);
+`MultiHeadAttention` keeps its query's width (a fixed one with `output_shape`), and its key_dim is a width of its own,
+searched like a layer's (value_dim follows it when the two are equal, as Keras defaults it, else stays). The model's
+inputs, and the outputs of layers tuner does not follow, are fixed widths.
+
+Where widths must be equal (an element-wise merge: `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`;
+a shared layer's inputs; an RNN's initial_state; `Attention`'s query and key) the layers are **tied** and searched as
+one width: a Transformer's embedding and the last Dense of each MLP block feeding a residual Add are one width, the
+MLP's inner Dense another. A width that must equal a fixed one (a residual from the model's input) stays; so does a
+width of 1 that broadcasts. Where a tensor's width cannot change (the model's output, a `Reshape` or `Permute`, an
+adapted `Normalization`, a per-channel `Rescaling`, a grouped convolution, a layer type tuner does not follow, a
+custom layer, a model inside the model) the layers its width is made of stay. A `Concatenate`'s inputs are free
+unless its output is so constrained, or must match another width at a merge: a sum cannot be tied to one width,
+so they stay ("it feeds Concatenate 'cat', whose output must match Add 'res'"). Each width that stays says why;
+each layer not followed is named with what tuner did instead. A subclassed `keras.Model` has no layer graph in its
+config: re-widening it is a SpecError naming `model.build` as the way.
+
+Works on the config alone (Sequential or Functional models), so the rebuilt model has fresh weights (an adapted
+`Normalization` keeps its statistics, written into its config). L2 goes on the kernels (Embedding: its embeddings;
+MultiHeadAttention: its four projections; SeparableConv: depthwise and pointwise).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from tuner.errors import SpecError
+from tuner.training.widthgraph import WIDTH_KEYS, Found, Graph, Group
+
+__all__ = ["WIDTH_KEYS", "Found", "Group", "find", "rebuild", "serialize"]
 
 if TYPE_CHECKING:
     import keras
 
-WIDTH_KEYS = {"Dense": "units", "LSTM": "units", "GRU": "units", "SimpleRNN": "units", "Conv1D": "filters",
-              "Conv2D": "filters", "Conv3D": "filters", "Conv1DTranspose": "filters", "Conv2DTranspose": "filters",
-              "Conv3DTranspose": "filters", "SeparableConv1D": "filters", "SeparableConv2D": "filters"}
 KERNEL_REGULARIZERS = {"SeparableConv1D": ("depthwise_regularizer", "pointwise_regularizer"),
-                       "SeparableConv2D": ("depthwise_regularizer", "pointwise_regularizer")}
-KEEPS_WIDTH = {"BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization", "Activation",
-               "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
-               "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
-               "Identity", "Masking", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
-               "AveragePooling2D", "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-               "GlobalMaxPooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
-               "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D",
-               "UpSampling1D", "UpSampling2D", "UpSampling3D"}
-ELEMENTWISE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
-NEW_WIDTH = {"Flatten"}  # its width is another one, but it takes any width before it
-
-
-@dataclass(frozen=True)
-class Group:
-    """Width-bearing layers whose widths must stay equal (tied by an element-wise merge), searched as one."""
-
-    name: str  # its first layer's name; several layers: "conv_1+conv_2"
-    layers: tuple[str, ...]
-    width: int  # the base model's width
-
-
-@dataclass(frozen=True)
-class Found:
-    """What the base model offers: the groups to search, and the width layers left alone, with why."""
-
-    groups: tuple[Group, ...]
-    fixed: dict[str, str]  # layer name -> why its width stays
-
-    def group(self, name: str) -> Group | None:
-        """The group that holds layer (or group) `name`."""
-        return next((g for g in self.groups if name == g.name or name in g.layers), None)
+                       "SeparableConv2D": ("depthwise_regularizer", "pointwise_regularizer"),
+                       "Embedding": ("embeddings_regularizer",)}
 
 
 def serialize(model: keras.Model) -> dict[str, Any]:
+    """The model's config; an adapted `Normalization` keeps what it learned (its mean and variance, as constants),
+    since the rebuilt model starts with fresh weights."""
     import keras
+    import numpy as np
 
-    return keras.saving.serialize_keras_object(model)
+    serialized = keras.saving.serialize_keras_object(model)
+    configs = {l["config"]["name"]: l["config"] for l in serialized.get("config", {}).get("layers", [])}
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.Normalization) and layer.input_mean is None and layer.built \
+                and layer.name in configs:
+            configs[layer.name]["mean"] = np.asarray(layer.adapt_mean).tolist()
+            configs[layer.name]["variance"] = np.asarray(layer.adapt_variance).tolist()
+    return serialized
 
 
 def layers_of(serialized: dict[str, Any]) -> list[dict[str, Any]]:
     return serialized["config"]["layers"]
 
 
-def find(serialized: dict[str, Any]) -> Found:
-    """The base model's width-bearing hidden layers, grouped by ties."""
-    layers = layers_of(serialized)
-    sequential = serialized["class_name"] == "Sequential"
-    inputs_of = _inputs(layers, sequential)
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        while parent.get(x, x) != x:
-            x = parent[x]
-        return x
-
-    def tie(a: str, b: str) -> None:
-        parent.setdefault(a, a), parent.setdefault(b, b)
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[rb] = ra
-
-    source: dict[str, str] = {}  # layer name -> the width source of its output
-    fixed_sources: dict[str, str] = {}  # width source -> why it cannot change
-    for layer in layers:
-        name, kind = layer["config"]["name"], layer["class_name"]
-        ins = [source[i] for i in inputs_of.get(name, []) if i in source]
-        if kind == "InputLayer":
-            source[name] = f"input:{name}"
-            fixed_sources[source[name]] = "the model's input"
-        elif kind in WIDTH_KEYS:
-            source[name] = name
-            parent.setdefault(name, name)
-        elif kind in KEEPS_WIDTH and len(ins) == 1:
-            source[name] = ins[0]
-        elif kind in ELEMENTWISE and ins:
-            for other in ins[1:]:
-                tie(ins[0], other)
-            source[name] = ins[0]
-        else:
-            source[name] = f"other:{name}"
-            fixed_sources[source[name]] = f"it is tied to {kind} {name!r}, whose width tuner does not follow"
-            if kind not in NEW_WIDTH:  # what feeds a layer tuner cannot follow keeps its width
-                for i in ins:
-                    fixed_sources.setdefault(i, f"it feeds {kind} {name!r}, whose width tuner does not follow")
-    outputs = _output_names(serialized, layers, sequential)
-    for out in outputs:
-        fixed_sources.setdefault(source[out], "it is the output layer")
-    for src in list(fixed_sources):  # ties spread fixedness to the whole group
-        for other in parent:
-            if src in parent and root(other) == root(src):
-                fixed_sources.setdefault(other, fixed_sources[src])
-    widths = {l["config"]["name"]: int(l["config"][WIDTH_KEYS[l["class_name"]]]) for l in layers
-              if l["class_name"] in WIDTH_KEYS}
-    members: dict[str, list[str]] = {}
-    for name in widths:
-        members.setdefault(root(name), []).append(name)
-    groups, fixed = [], {}
-    for names in members.values():
-        why = next((fixed_sources[n] for n in names if n in fixed_sources), None)
-        tied_to_fixed = next((fixed_sources[s] for s in fixed_sources if s in parent and root(s) == root(names[0])),
-                             None)
-        why = why or tied_to_fixed
-        if why is None and len({widths[n] for n in names}) > 1:
-            why = f"the layers tied to it ({', '.join(names)}) differ in width"
-        if why is not None:
-            fixed.update({n: why for n in names})
-            continue
-        groups.append(Group("+".join(names), tuple(names), widths[names[0]]))
-    return Found(tuple(groups), fixed)
+def find(serialized: dict[str, Any], key: str = "model") -> Found:
+    """The base model's width-bearing layers, grouped by ties, and those that stay with why; `key` names the study
+    file's field in an error."""
+    if "layers" not in serialized.get("config", {}):
+        raise SpecError(f"{key}: {serialized.get('class_name')} is a subclassed keras.Model: its config has no layer "
+                        f"graph to re-widen; give model.build: file.py:function, a function of hp that builds it "
+                        f"with the widths hp.units[...]")
+    graph = Graph(layers_of(serialized), serialized["class_name"] == "Sequential", _output_refs(serialized))
+    return graph.found()
 
 
-def rebuild(serialized: dict[str, Any], widths: dict[str, int], l2: float, dropout: float) -> keras.Model:
-    """The base model with each listed layer at its new width, L2 `l2` on the kernels of every searched layer and a
-    Dropout layer of rate `dropout` after each (0: none), fresh weights; not compiled."""
+def rebuild(serialized: dict[str, Any], widths: dict[str, int], l2: float | None, dropout: float) -> keras.Model:
+    """The base model with each listed layer at its new width, L2 `l2` on the kernels (embeddings) of every searched
+    layer (None: each keeps its own regularizer) and a Dropout layer of rate `dropout` after each (0: none), fresh
+    weights; not compiled."""
     import keras
 
     new = copy.deepcopy(serialized)
@@ -144,20 +87,23 @@ def rebuild(serialized: dict[str, Any], widths: dict[str, int], l2: float, dropo
     layers = layers_of(new)
     for layer in layers:  # built from the widths upstream, not from the shapes the base model was built with
         layer.pop("build_config", None)
-    regularizer = keras.saving.serialize_keras_object(keras.regularizers.L2(l2)) if l2 > 0 else None
+    regularizer = keras.saving.serialize_keras_object(keras.regularizers.L2(l2)) if l2 else None
     for layer in layers:
-        name, kind = layer["config"]["name"], layer["class_name"]
+        name, kind, config = layer["config"]["name"], layer["class_name"], layer["config"]
         if name not in widths:
             continue
-        layer["config"][WIDTH_KEYS[kind]] = int(widths[name])
-        for key in KERNEL_REGULARIZERS.get(kind, ("kernel_regularizer",)):
-            layer["config"][key] = copy.deepcopy(regularizer)
+        if kind == "MultiHeadAttention" and config.get("value_dim") == config["key_dim"]:
+            config["value_dim"] = int(widths[name])
+        config[WIDTH_KEYS[kind]] = int(widths[name])
+        for regularized in KERNEL_REGULARIZERS.get(kind, ("kernel_regularizer",)) if l2 is not None else ():
+            config[regularized] = copy.deepcopy(regularizer)
     if dropout > 0:
-        _insert_dropout(new, [n for n in widths], dropout)
+        _insert_dropout(new, list(widths), dropout)
     return keras.saving.deserialize_keras_object(new)
 
 
 def _insert_dropout(serialized: dict[str, Any], after: list[str], rate: float) -> None:
+    """A Dropout layer after each layer in `after` (on its first output; a shared layer gets one call per call)."""
     import keras
 
     layers = layers_of(serialized)
@@ -167,52 +113,43 @@ def _insert_dropout(serialized: dict[str, Any], after: list[str], rate: float) -
         drop = keras.saving.serialize_keras_object(keras.layers.Dropout(rate, name=f"{name}_dropout"))
         if not sequential:
             drop["name"] = drop["config"]["name"]
-            drop["inbound_nodes"] = [{"args": [_tensor_ref(name)], "kwargs": {}}]
+            calls = max(1, len(layers[index].get("inbound_nodes", [])))
+            drop["inbound_nodes"] = [{"args": [_tensor_ref(name, k)], "kwargs": {}} for k in range(calls)]
             for other in layers:
                 other["inbound_nodes"] = _renamed(other.get("inbound_nodes", []), name, drop["name"])
+            serialized["config"]["output_layers"] = _renamed(serialized["config"]["output_layers"], name,
+                                                             drop["name"])
         layers.insert(index + 1, drop)
 
 
-def _tensor_ref(name: str) -> dict[str, Any]:
+def _tensor_ref(name: str, node: int = 0) -> dict[str, Any]:
     """A reference to a layer's output in a Functional config (its shape is a placeholder: Keras links the layer's
     real output)."""
     return {"class_name": "__keras_tensor__", "config": {"shape": [None], "dtype": "float32",
-                                                         "keras_history": [name, 0, 0]}}
+                                                         "keras_history": [name, node, 0]}}
 
 
 def _renamed(nodes: Any, old: str, new: str) -> Any:
-    """Inbound nodes with every reference to `old`'s output pointed at `new`'s."""
+    """Inbound nodes (or output refs) with every reference to `old`'s first output pointed at `new`'s."""
     if isinstance(nodes, dict):
-        if nodes.get("class_name") == "__keras_tensor__" and nodes["config"]["keras_history"][0] == old:
-            return {**nodes, "config": {**nodes["config"], "keras_history": [new, 0, 0]}}
+        history = nodes.get("config", {}).get("keras_history") if nodes.get("class_name") == "__keras_tensor__" \
+            else None
+        if history is not None:
+            if history[0] == old and history[2] == 0:
+                return {**nodes, "config": {**nodes["config"], "keras_history": [new, history[1], 0]}}
+            return nodes
         return {k: _renamed(v, old, new) for k, v in nodes.items()}
     if isinstance(nodes, (list, tuple)):
+        if len(nodes) == 3 and nodes[0] == old and nodes[2] == 0 and isinstance(nodes[1], int):
+            return [new, nodes[1], 0]  # an output ref: [layer, node, tensor]
         return [_renamed(v, old, new) for v in nodes]
     return nodes
 
 
-def _inputs(layers: list[dict[str, Any]], sequential: bool) -> dict[str, list[str]]:
-    """Each layer's input layers."""
-    if sequential:
-        names = [l["config"]["name"] for l in layers]
-        return {b: [a] for a, b in zip(names, names[1:], strict=False)}
-    return {l["config"]["name"]: sorted(set(_refs(l.get("inbound_nodes", [])))) for l in layers}
-
-
-def _refs(nodes: Any) -> list[str]:
-    if isinstance(nodes, dict):
-        if nodes.get("class_name") == "__keras_tensor__":
-            return [nodes["config"]["keras_history"][0]]
-        return [r for v in nodes.values() for r in _refs(v)]
-    if isinstance(nodes, (list, tuple)):
-        return [r for v in nodes for r in _refs(v)]
-    return []
-
-
-def _output_names(serialized: dict[str, Any], layers: list[dict[str, Any]], sequential: bool) -> list[str]:
-    if sequential:
-        return [layers[-1]["config"]["name"]]
+def _output_refs(serialized: dict[str, Any]) -> list[tuple[str, int, int]]:
+    if serialized["class_name"] == "Sequential":
+        return [(layers_of(serialized)[-1]["config"]["name"], 0, 0)]
     outputs = serialized["config"]["output_layers"]
     if outputs and isinstance(outputs[0], str):  # a single output: [name, node, tensor]
         outputs = [outputs]
-    return [out[0] for out in outputs]
+    return [(out[0], int(out[1]), int(out[2])) for out in outputs]
