@@ -126,7 +126,7 @@ def test_best_model_is_one_downloadable_keras_artifact(served, tmp_path: Path) -
 
     target = tmp_path / artifact["filename"]
     urllib.request.urlretrieve(f"{base}/artifacts/{served['id']}/{artifact['artifact_id']}", target)
-    from tuner.training.backend import load_keras
+    from tuner.backend import load_keras
 
     load_keras()
     import keras

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tuner.data import load_data
-from tuner.training.backend import load_keras
+from tuner.backend import load_keras
 from tuner.spec import DataSpec
 
 load_keras()

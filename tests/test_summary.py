@@ -9,7 +9,8 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.views import summary
-from tuner.views.summary import BudgetTally, Counts, Look, trials_from, used
+from tuner.run.budget import BudgetTally, Look, trials_from
+from tuner.views.summary import Counts, used
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

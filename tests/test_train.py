@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 import pytest
 
-from tuner.training.backend import load_keras
+from tuner.backend import load_keras
 from tuner.data import load_data
 from tuner.search.metric import resolve_metric
 from tuner.search.objective import Objective

@@ -238,7 +238,7 @@ def test_the_base_trial_is_the_model_as_it_is(cli, workdir: Path, space: dict, o
 
     from tuner.search.models import models_for
     from tuner.store import studies
-    from tuner.training.backend import load_keras
+    from tuner.backend import load_keras
 
     load_keras()
     stored = optuna.load_study(study_name="base", storage=f"sqlite:///{workdir / 'tuner.db'}")

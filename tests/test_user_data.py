@@ -135,7 +135,7 @@ def kept(workdir: Path, best: dict) -> Path:
 
 
 def keras_model(path: Path):
-    from tuner.training.backend import load_keras
+    from tuner.backend import load_keras
 
     load_keras()
     import keras

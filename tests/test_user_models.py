@@ -77,7 +77,7 @@ def test_a_build_function_on_an_image_folder_runs_end_to_end(cli, workdir: Path)
     assert trials[0].params["units_conv_1"] == 16 and trials[0].params["units_dense_head"] == 32
     assert all(len(t.intermediate_values) == 3 for t in trials)  # reported every epoch, as the pruner sees
 
-    from tuner.training.backend import load_keras
+    from tuner.backend import load_keras
 
     load_keras()
     import keras

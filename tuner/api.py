@@ -82,7 +82,8 @@ def best_model(study: optuna.Study, out: str | Path | None = None, trial: int | 
     the files are written to `out` (default a temporary folder)."""
     import keras
 
-    from tuner.views.export import MODEL_FILE, export_model
+    from tuner.run.export import export_model
+    from tuner.views.export import MODEL_FILE
 
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="tuner-model-"))
     export_model(study, folder, trial)

@@ -27,18 +27,18 @@ def export(
     if out is None and trials is None:
         raise TunerError("export: nothing to write; give --out DIR for the model and/or --trials FILE.csv")
     quiet_libraries()
-    from tuner.views import export as exporting
-    from tuner.store import studies
-    from tuner.store import open_storage
+    from tuner.run.export import export_model
+    from tuner.store import open_storage, studies
+    from tuner.views.export import export_trials
 
     study = studies.load(open_storage(storage, heartbeat=False), name)
     if trials is not None:
-        rows = exporting.export_trials(study, trials)
+        rows = export_trials(study, trials)
         console.print(f"{rows} trials written to {trials}", highlight=False)
     if out is not None:
         err_console.print(f"retraining trial {trial if trial is not None else '(best)'} of {name}...",
                           highlight=False)
-        done = exporting.export_model(study, out, trial)
+        done = export_model(study, out, trial)
         test = f", test {done.test:.4f}" if done.test is not None else ""
         console.print(f"trial {done.trial}: {done.metric} {done.recorded:.4f} in the study, {done.reproduced:.4f} "
                       f"retrained{test}; {done.n_params} parameters", highlight=False)

@@ -23,7 +23,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Replace a study file of that name.")] = False,
 ) -> None:
     """Write a study file for a CSV: numeric columns as features, the task from the target, a space sized to it."""
-    from tuner.spec.scaffold import scaffold, write
+    from tuner.run.scaffold import scaffold, write
 
     made = scaffold(name, csv, target, folder)
     path = write(made, force)

@@ -107,7 +107,7 @@ def _run_workers(session, workers: int, others: list, budget, timeout, progress)
     try:
         for other in others:
             other.go()
-        from tuner.training.backend import limit_threads
+        from tuner.backend import limit_threads
 
         limit_threads(local.threads_per_worker(workers))
         session.run(budget, timeout, on_trial=progress.update)

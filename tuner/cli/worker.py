@@ -35,10 +35,10 @@ def worker(
     from tuner.run.session import join_session
     from tuner.store.studies import stored_budget
     from tuner.run.workers import WORKER_VAR
-    from tuner.training.backend import limit_threads
+    from tuner.backend import limit_threads
 
     if go_on_stdin:
-        from tuner.training.backend import load_keras
+        from tuner.backend import load_keras
 
         load_keras()
         limit_threads()

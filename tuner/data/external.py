@@ -39,7 +39,7 @@ def _images(spec: DataSpec, task: str | None, base_dir: Path) -> Dataset:
     if len(classes) < 2:
         raise DataError(f"data images: {folder} has {len(classes)} sub-folder(s); it needs one per class, at least "
                         f"two")
-    from tuner.training.backend import load_keras
+    from tuner.backend import load_keras
 
     load_keras()
     import keras

@@ -15,7 +15,7 @@ import optuna
 
 from tuner.errors import TrialFailed
 from tuner.store import caused_by_database, of, reason
-from tuner.views.summary import BudgetTally
+from tuner.run.budget import BudgetTally
 
 log = logging.getLogger("tuner.run")
 POLL_SECONDS = 0.2  # how often a runner with nothing left to start looks at other workers' running trials

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from tuner.store import mask
-from tuner.training.backend import THREADS_VAR
+from tuner.backend import THREADS_VAR
 
 WORKER_VAR = "TUNER_WORKER_INDEX"  # which local worker this is (offsets its sampler seed)
 

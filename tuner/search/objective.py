@@ -68,7 +68,7 @@ class Objective:
         return multiobjective.values(self.spec, value, n_params, trial.user_attrs.get(record.LATENCY))
 
     def _build(self, hp: Any, seed: int) -> Any:
-        from tuner.training.backend import load_keras, start_trial
+        from tuner.backend import load_keras, start_trial
 
         load_keras()
         import tensorflow as tf
@@ -81,7 +81,7 @@ class Objective:
 
     def _train(self, trial: optuna.Trial, hp: Any, seed: int, n_params: int = 0,
                model: Any = None) -> dict[str, list[float]]:
-        from tuner.training.backend import load_keras, start_trial
+        from tuner.backend import load_keras, start_trial
 
         load_keras()
         import keras

@@ -93,7 +93,7 @@ class UserModels:
 
     def _probe(self) -> tuple[str, ...]:
         from tuner.training import usermodels
-        from tuner.training.backend import load_keras
+        from tuner.backend import load_keras
 
         load_keras()
         point = {name: dim.middle() for name, _, _, dim in self._sampled(unread=())}
@@ -290,7 +290,7 @@ class UserModels:
         built: it is a model, its output fits the task, it takes the data as scaled, the named layers exist, the
         parameter budget is reachable."""
         from tuner.data.inputs import check_scaling
-        from tuner.training.backend import load_keras
+        from tuner.backend import load_keras
 
         load_keras()
         hp = self.from_params(self.starting_point())
@@ -322,7 +322,7 @@ class UserModels:
 
     def _load_base(self) -> keras.Model:
         from tuner.training import usermodels
-        from tuner.training.backend import load_keras
+        from tuner.backend import load_keras
 
         load_keras()
         if self.kind == "function":

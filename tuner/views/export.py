@@ -1,15 +1,8 @@
-"""Export: the best (or a chosen) trial retrained with its recorded seed and saved as a model that takes raw
-inputs, its hyperparameters and a model card; or the trial table as CSV. Reads the store; imports Keras only to
-retrain.
-
-The trial's score is the metric at its best epoch, so the export trains `best_epoch + 1` epochs from the same seed
-and saves the model as it is after that epoch; the score it reaches is written beside the recorded one.
-"""
+"""What an export writes beside the retrained model (tuner.run.export): the trial it is of, its model card, its
+file names; and the trial table as CSV. Reads the store; never imports Keras."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +13,12 @@ from tuner import record
 from tuner.errors import TunerError
 from tuner.store import outline, studies
 from tuner.views.format import fmt
-from tuner.views.summary import units
 
 MODEL_FILE = "model.keras"
 PARAMS_FILE = "hyperparams.json"
 CARD_FILE = "MODEL_CARD.md"
 CLASSES_FILE = "classes.json"
-
-
-@dataclass(frozen=True)
-class Exported:
-    trial: int
-    metric: str
-    recorded: float
-    reproduced: float
-    n_params: int
-    files: tuple[Path, ...]
-    test: float | None = None  # the retrained model's metric on the test rows
+PICK = "int(np.argmax(p[0]))"  # how the card's snippet reads a class from the prediction p of one row
 
 
 def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
@@ -58,56 +40,6 @@ def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
         raise TunerError(f"trial {number} of {study.study_name!r} is {trial.state.name.lower()}"
                          f"{f' ({reason})' if reason else ''}; export a complete trial (omit --trial for the best)")
     return trial
-
-
-def export_model(study: optuna.Study, out: Path, number: int | None = None) -> Exported:
-    """Retrain one trial with its seed and write into `out`: model.keras (taking raw input rows, predicting in the
-    target's units), classes.json (classification), hyperparams.json and MODEL_CARD.md."""
-    from tuner.data import load_data
-    from tuner.search.metric import resolve_metric
-    from tuner.search.models import models_for
-    from tuner.training.backend import load_keras, start_trial
-    from tuner.training.fit import fit, test_scores
-    from tuner.training.raw_inputs import raw_inputs, raw_rows
-
-    definition = studies.definition(study)
-    spec = definition.spec
-    trial = pick_trial(study, number)
-    data = load_data(spec.data, spec.task, definition.base_dir)
-    metric = resolve_metric(spec.training, data.task, spec.model is not None)
-    models = models_for(spec, data, [definition.base_dir, Path.cwd()])
-    hp = models.from_trial(trial)
-    seed, epochs = int(trial.user_attrs.get(record.SEED, 0)), int(trial.user_attrs.get(record.BEST_EPOCH, 0)) + 1
-    out.mkdir(parents=True, exist_ok=True)
-
-    load_keras()
-    start_trial(seed)
-    model = models.build(hp)
-    history = fit(model, data, hp, epochs, [], seed=seed)
-    reproduced = history[metric.name][-1]
-    tested = test_scores(model, data, hp).get(record.test_key(metric.base))
-    raw_inputs(model, data).save(out / MODEL_FILE)
-    files = [out / MODEL_FILE]
-    if data.task == "classification":
-        (out / CLASSES_FILE).write_text(json.dumps(list(data.classes)) + "\n")
-        files.append(out / CLASSES_FILE)
-
-    rows = models.architecture(hp, model)
-    n_params = record.total_params(rows)
-    recorded = trial.values[0]
-    card = {"study": study.study_name, "trial": trial.number, "seed": seed, "epochs": epochs,
-            "metric": metric.name, "direction": metric.direction, "recorded": recorded,
-            "reproduced": reproduced, "test_metric": record.test_key(metric.base), "test": tested,
-            "units": units(data.task, metric.base, data.target), "n_params": n_params, "params": trial.params,
-            "hyperparams": hp.to_dict(), "data": data.describe(), "classes": list(data.classes),
-            "inputs": data.input_columns, "raw_shape": list(data.raw_shape) if data.raw_shape else None,
-            "dtype": str(data.x_train.dtype), "images": spec.data.images is not None,
-            "scaling": data.scaled, "input_lines": data.input_lines(),
-            "example": _example(raw_rows(data.x_val[:1], data)), "pick": _pick(model) if data.task == "classification" else None}
-    (out / PARAMS_FILE).write_text(json.dumps(card, indent=2) + "\n")
-    (out / CARD_FILE).write_text(model_card(card, rows, spec.description))
-    files += [out / PARAMS_FILE, out / CARD_FILE]
-    return Exported(trial.number, metric.name, recorded, reproduced, n_params, tuple(files), tested)
 
 
 def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: str) -> str:
@@ -166,25 +98,6 @@ def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: st
                   f"print(float(model.predict({x}, verbose=0)[0, 0]))  # {d.get('target', '')}"]
     lines += ["```", ""]
     return "\n".join(lines)
-
-
-PICK = "int(np.argmax(p[0]))"  # the class of the first row's predicted scores
-
-
-def _pick(model: Any) -> str:
-    """How the card's snippet turns the model's prediction `p` into a class index: the highest score, or for one
-    output unit its probability above 0.5 (its logit above 0)."""
-    if tuple(model.outputs[0].shape[1:]) != (1,):
-        return PICK
-    activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "linear")
-    return f"int(p[0, 0] > {0.5 if activation == 'sigmoid' else 0})"
-
-
-def _example(rows: Any) -> list[Any]:
-    """One raw row as the card shows it: floats rounded to 6 decimals (undoing the scaling leaves float32 noise)."""
-    import numpy as np
-
-    return (np.round(rows, 6) + 0.0 if rows.dtype.kind == "f" else rows).reshape(-1).tolist()  # + 0.0: no -0
 
 
 def export_trials(study: optuna.Study, path: Path) -> int:

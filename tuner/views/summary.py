@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import record
-from tuner.store import of, outline
+from tuner.store import outline
 
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
@@ -40,7 +39,7 @@ def counts_toward_budget(trial: FrozenTrial) -> bool:
 _finished: dict[int, tuple[weakref.ref, bool, bool]] = {}  # id(trial) -> (trial, infeasible, counts toward budget)
 
 
-def _classify(trial: FrozenTrial) -> tuple[bool, bool]:
+def classify(trial: FrozenTrial) -> tuple[bool, bool]:
     """(infeasible, counts toward the budget), remembered for finished trials: they never change, and the runner
     and the progress display look at every trial of the study after each trial (2,000 trials: ~15 ms a trial)."""
     key = id(trial)
@@ -55,46 +54,7 @@ def _classify(trial: FrozenTrial) -> tuple[bool, bool]:
 
 def used(trials: list[FrozenTrial]) -> int:
     """How many of `trials` use up the budget (counts_toward_budget)."""
-    return sum(_classify(t)[1] for t in trials)
-
-
-@dataclass(frozen=True)
-class Look:
-    used: int  # trials that use up the budget
-    waiting: bool  # some trial waits in the queue
-    running: bool  # some trial runs
-
-
-class BudgetTally:
-    """What the runner needs to know about a study before each trial, at a cost that does not grow with it.
-
-    Trials are numbered from 0 and a finished trial never changes: the leading run of finished trials is counted
-    once and remembered, and each look classifies only the trials after it (2,000 trials: ~1 ms a trial saved).
-    """
-
-    def __init__(self) -> None:
-        self.settled = 0  # trials 0..settled-1 are finished
-        self.settled_used = 0
-
-    def look(self, trials_from: Callable[[int], list[FrozenTrial]]) -> Look:
-        """`trials_from(n)`: the study's trials numbered n and up, in order."""
-        used, waiting, running, advancing = self.settled_used, False, False, True
-        for trial in trials_from(self.settled):
-            counts = _classify(trial)[1]
-            used += counts
-            if advancing and trial.state.is_finished():
-                self.settled, self.settled_used = self.settled + 1, self.settled_used + counts
-                continue
-            advancing = False
-            waiting = waiting or trial.state == TrialState.WAITING
-            running = running or trial.state == TrialState.RUNNING
-        return Look(used, waiting, running)
-
-
-def trials_from(study: optuna.Study, number: int) -> list[FrozenTrial]:
-    """The study's trials numbered `number` and up, in order: without listing the others where the storage can
-    (tuner.store.writeback)."""
-    return of(study._storage).trials_from(study._study_id, number)
+    return sum(classify(t)[1] for t in trials)
 
 
 @dataclass(frozen=True)
@@ -109,7 +69,7 @@ class Counts:
     @classmethod
     def of(cls, trials: list[FrozenTrial]) -> Counts:
         states = Counter(t.state for t in trials)
-        kinds = [_classify(t) for t in trials]
+        kinds = [classify(t) for t in trials]
         return cls(complete=states[TrialState.COMPLETE], pruned=states[TrialState.PRUNED],
                    failed=states[TrialState.FAIL], running=states[TrialState.RUNNING],
                    used=sum(counts for _, counts in kinds), infeasible=sum(infeasible for infeasible, _ in kinds))
