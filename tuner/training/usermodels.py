@@ -34,10 +34,13 @@ def from_function(function: Callable[..., Any], key: str, *args: Any, first: boo
 
 
 def check_output(model: keras.Model, task: str, n_outputs: int, key: str) -> None:
-    """The model's output fits the task: one value per class (or, for two classes, one: a sigmoid probability or a
-    logit), or one number."""
+    """The model takes one input, and its output fits the task: one value per class (or, for two classes, one: a
+    sigmoid probability or a logit), or one number."""
     if len(model.outputs) != 1:
         raise SpecError(f"{key}: the model has {len(model.outputs)} outputs; tuner tunes models with one")
+    if len(model.inputs) != 1:
+        raise SpecError(f"{key}: the model has {len(model.inputs)} inputs but tuner feeds it one array a row; take "
+                        f"one keras.Input and split it inside the model (e.g. with slicing layers)")
     shape = tuple(model.outputs[0].shape[1:])
     width = shape[-1] if shape else None
     if len(shape) == 1 and (width == n_outputs or binary(task, n_outputs, width)):
