@@ -22,6 +22,7 @@ log = logging.getLogger("tuner.store")
 T = TypeVar("T")
 # A lost or refused database connection, raw or as Optuna wraps it: the operation can be tried again later.
 DB_ERRORS = (SQLAlchemyError, optuna.exceptions.StorageInternalError)
+STARTING_UP_SECONDS = 60.0  # how long a new connection waits for a PostgreSQL server that is starting up
 DEFAULT_URL = "sqlite:///tuner.db"
 HEARTBEAT_INTERVAL = 10  # seconds between a running trial's heartbeats (TUNER_HEARTBEAT_INTERVAL)
 GRACE_PERIOD = 30  # seconds without a heartbeat before a running trial counts as dead (TUNER_GRACE_PERIOD)
@@ -269,11 +270,16 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True, retries: int
         interval, grace = heartbeat_settings()
         kwargs = {"heartbeat_interval": interval, "grace_period": grace,
                   "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=retries)}
-    try:
-        return Database(url, engine_kwargs=engine_kwargs(url, worker=heartbeat), **kwargs)
-    except Exception as exc:  # SQLAlchemy and driver errors vary by backend; all mean "cannot use this URL".
-        raise StorageError(f"storage {mask(url)}: cannot connect ({reason(exc)}); "
-                           f"check the URL, that the server is up, and --storage / TUNER_STORAGE") from None
+    deadline = time.monotonic() + STARTING_UP_SECONDS
+    while True:
+        try:
+            return Database(url, engine_kwargs=engine_kwargs(url, worker=heartbeat), **kwargs)
+        except Exception as exc:  # SQLAlchemy and driver errors vary by backend; all mean "cannot use this URL",
+            if "starting up" in str(exc) and time.monotonic() < deadline:  # but a server restarting is waited for
+                time.sleep(1.0)
+                continue
+            raise StorageError(f"storage {mask(url)}: cannot connect ({reason(exc)}); "
+                               f"check the URL, that the server is up, and --storage / TUNER_STORAGE") from None
 
 
 def reason(exc: BaseException) -> str:
