@@ -121,7 +121,7 @@ def test_best_model_is_one_downloadable_keras_artifact(served, tmp_path: Path) -
     complete = [t for t in detail["trials"] if t["state"] == "Complete"]
     best = max(complete, key=lambda t: t["values"][0])
     (artifact,) = detail["artifacts"]
-    assert artifact["filename"] == f"tiny-best-trial-{best['number']}.keras"
+    assert artifact["filename"] == f"tiny-best-trial-{best['number']}-refit.keras"  # refit on train + validation
     assert [p.name for p in (served["root"] / "artifacts").iterdir()] == [artifact["artifact_id"]]
 
     target = tmp_path / artifact["filename"]
@@ -154,9 +154,9 @@ def test_resume_keeps_one_model_and_an_edited_study_note(served) -> None:
     best = study.best_trial
     assert after["artifact_id"] == before["artifact_id"] and after["trial"] == best.number
     assert len(list((served["root"] / "artifacts").iterdir())) == 1
-    assert f"best model: tiny-best-trial-{best.number}.keras" in result.output
+    assert f"best model: tiny-best-trial-{best.number}-refit.keras" in result.output
     (artifact,) = get(f"{served['base']}/api/studies/{served['id']}")["artifacts"]
-    assert artifact["filename"] == f"tiny-best-trial-{best.number}.keras"
+    assert artifact["filename"] == f"tiny-best-trial-{best.number}-refit.keras"
 
 
 def test_taken_port_is_a_short_error(cli, workdir: Path) -> None:

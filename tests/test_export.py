@@ -20,7 +20,7 @@ def test_export_best_reproduces_its_score(cli, write_study, workdir: Path) -> No
     write_study("tiny", {"training": {"epochs": 3}, "budget": {"trials": 2}})
     assert cli("start", "tiny").exit_code == 0
     best = json.loads(cli("best", "tiny", "--json").output)
-    result = cli("export", "tiny", "--out", "out", "--trials", "trials.csv")
+    result = cli("export", "tiny", "--out", "out", "--trials", "trials.csv", "--refit", "no")
     assert result.exit_code == 0, result.output
 
     record = json.loads((workdir / "out" / "hyperparams.json").read_text())
@@ -57,7 +57,7 @@ def test_export_of_any_trial_retrains_it_with_its_own_seed(cli, write_study, wor
     # a regression metric: any change in shuffling or initial weights shows in its digits
     write_study("tiny", {"data": {"bundled": "diabetes"}, "training": {"epochs": 3}, "budget": {"trials": 2}})
     assert cli("start", "tiny").exit_code == 0
-    result = cli("export", "tiny", "--out", "second", "--trial", "1")
+    result = cli("export", "tiny", "--out", "second", "--trial", "1", "--refit", "no")
     assert result.exit_code == 0, result.output
     record = json.loads((workdir / "second" / "hyperparams.json").read_text())
     assert record["trial"] == 1 and record["seed"] == 1

@@ -57,7 +57,7 @@ def export_and_predict(cli, workdir: Path, name: str, csv_path: Path, target: st
              "sampler": {"name": "random", "seed": 0}, "pruner": "none", "budget": {"trials": 2}, **(extra or {})}
     (workdir / "studies" / f"{name}.yaml").write_text(yaml.safe_dump(study))
     assert cli("start", name).exit_code == 0
-    result = cli("export", name, "--out", name)
+    result = cli("export", name, "--out", name, "--refit", "no")
     assert result.exit_code == 0, result.output
     card = json.loads((workdir / name / "hyperparams.json").read_text())
 

@@ -151,7 +151,7 @@ def test_token_ids_from_tf_data_train_an_embedding_lstm_with_the_default_scale(c
     (trial,) = stored(workdir).trials
     assert trial.state.name == "COMPLETE" and trial.value > 0.9, trial.value  # chance is 1/3
 
-    assert cli("export", "user", "--out", "out").exit_code == 0
+    assert cli("export", "user", "--out", "out", "--refit", "no").exit_code == 0
     model = keras_model(workdir / "out" / "model.keras")
     assert model.input_shape == (None, 20) and model.inputs[0].dtype == "int32"  # token ids, as the loader gives
     x, y = users_loader(workdir, "tokens")
@@ -192,11 +192,13 @@ def test_given_classes_keep_their_order_through_training_the_artifact_and_export
     given = users_loader(workdir, "named")
     x_val, y_val = given["validation"]
     card = json.loads((workdir / "out" / "hyperparams.json").read_text())
-    assert card["reproduced"] > 0.9
+    assert card["refit"] == best["refit"] == "yes"  # the export and the artifact: the same refit, same seed
+    picked = []
     for path in (workdir / "out" / "model.keras", kept(workdir, best)):
         out = np.asarray(keras_model(path)(x_val.astype("float32")))
-        agree = np.mean(np.argmax(out, axis=1) == y_val)  # output i is label i, named classes[i]
-        assert agree == pytest.approx(card["reproduced"], abs=1 / len(y_val) + 1e-9)
+        picked.append(np.argmax(out, axis=1))
+        assert np.mean(picked[-1] == y_val) > 0.9  # output i is label i, named classes[i]
+    assert np.array_equal(*picked)
 
 
 @pytest.mark.slow

@@ -97,7 +97,7 @@ def test_a_build_function_on_an_image_folder_runs_end_to_end(cli, workdir: Path)
                                   n_outputs=10, task="classification"))
     assert best.user_attrs["n_params"] == model.count_params() == sum(r["params"] for r in
                                                                       best.user_attrs["architecture"])
-    exported = cli("export", "digits_images", "--out", "out")
+    exported = cli("export", "digits_images", "--out", "out", "--refit", "no")
     assert exported.exit_code == 0, exported.output
     card = json.loads((workdir / "out" / "hyperparams.json").read_text())
     assert card["reproduced"] == pytest.approx(card["recorded"], abs=1 / 360 + 1e-9)
@@ -134,7 +134,7 @@ def test_an_existing_model_is_rewidened_and_compared_with_itself(cli, workdir: P
     assert rows["digit"]["units"] == 10  # the output layer keeps its width
     dashboard_shows(workdir, "digits_rewiden")
     assert cli("report", "digits_rewiden", "--out", "report").exit_code == 0
-    exported = cli("export", "digits_rewiden", "--out", "out")
+    exported = cli("export", "digits_rewiden", "--out", "out", "--refit", "no")
     assert exported.exit_code == 0, exported.output
     card = json.loads((workdir / "out" / "hyperparams.json").read_text())
     assert card["reproduced"] == pytest.approx(card["recorded"], abs=1 / 360 + 1e-9)

@@ -50,9 +50,12 @@ def open(study: str | Path | dict[str, Any], *, storage: str | None = None, name
 
 def start(study: str | Path | dict[str, Any], *, trials: int | None = None, timeout: float | None = None,
         storage: str | None = None, name: str | None = None, seed: int | None = None,
-        artifacts: str | Path | None = None, base_dir: str | Path | None = None) -> Result:
+        artifacts: str | Path | None = None, base_dir: str | Path | None = None,
+        refit: str | bool | None = None) -> Result:
     """Open a study (see `open`) and run it until its trial budget (`trials` overrides the study file's, as a
-    total for the study) or `timeout` seconds."""
+    total for the study) or `timeout` seconds; then the best trial, retrained on the training and validation rows
+    (`refit`: "yes", "no" for the trial's own model, "all" for every row; default the study file's), becomes the
+    study's best-model artifact."""
     from tuner import record
 
     session = open(study, storage=storage, name=name, seed=seed, artifacts=artifacts, base_dir=base_dir)
@@ -60,6 +63,7 @@ def start(study: str | Path | dict[str, Any], *, trials: int | None = None, time
     if budget is not None:  # workers that join later use the same total
         session.study.set_user_attr(record.TRIALS, budget)
     session.run(budget, timeout if timeout is not None else session.spec.budget.timeout)
+    session.refit(refit)
     return Result(session.study, best(session.study), session)
 
 
@@ -77,16 +81,18 @@ def best(study: optuna.Study) -> FrozenTrial | None:
     return best_trial_whole(study)
 
 
-def best_model(study: optuna.Study, out: str | Path | None = None, trial: int | None = None) -> keras.Model:
-    """The best (or a chosen) trial retrained from its seed, as `tuner export` saves it (it takes raw inputs);
-    the files are written to `out` (default a temporary folder)."""
+def best_model(study: optuna.Study, out: str | Path | None = None, trial: int | None = None,
+               refit: str | bool | None = None) -> keras.Model:
+    """The best (or a chosen) trial retrained from its seed, as `tuner export` saves it (it takes raw inputs):
+    on the training and validation rows (`refit`: "no" for the trial's own rows, "all" for every row; default
+    the study file's `refit`); the files are written to `out` (default a temporary folder)."""
     import keras
 
     from tuner.run.export import export_model
     from tuner.views.export import MODEL_FILE
 
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="tuner-model-"))
-    export_model(study, folder, trial)
+    export_model(study, folder, trial, refit)
     return keras.models.load_model(folder / MODEL_FILE)
 
 

@@ -15,7 +15,8 @@ BASE_DIR = "tuner.base_dir"  # the study file's folder: relative data paths star
 DATA = "tuner.data"  # the data set's description (name, task, shapes)
 METRIC = "tuner.metric"  # the Keras log key the study optimizes; written last when a study is created
 TRIALS = "tuner.trials"  # the trial budget `tuner start --trials` last set for the whole study
-BEST_MODEL = "tuner.best_model"  # the best-model artifact: artifact_id, filename, trial, value
+BEST_MODEL = "tuner.best_model"  # the best-model artifact: artifact_id, filename, trial, value[, refit, test]
+REFIT_ROWS = {"yes": "training + validation", "no": "training", "all": "training + validation + test"}  # by refit
 
 # ---------------------------------------------------------------------------------------- trial user attributes
 UNITS = "units"  # width of each hidden layer the trial has

@@ -21,6 +21,10 @@ StorageOption = Annotated[str | None, typer.Option(
     "--storage", envvar="TUNER_STORAGE", show_envvar=True,
     help="SQLAlchemy URL of the store [default: sqlite:///tuner.db]. Prefer TUNER_STORAGE for passwords.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+RefitOption = Annotated[str | None, typer.Option(
+    "--refit", metavar="yes|no|all",
+    help="Rows the shipped model trains on: yes, training + validation; no, the trial's own (reproduces its "
+         "score); all, the test rows too (no unseen score remains) [default: the study file's refit, yes].")]
 
 
 def user_errors(func: F) -> F:

@@ -114,6 +114,12 @@ def best(name: NameArg, storage: StorageOption = None, as_json: JsonOption = Fal
         console.print_json(json.dumps(trial_view(trial) if trial else None))
         return
     print_best(study)
+    from tuner.views.artifacts import best_model_info
+    from tuner.views.summary import best_model_line
+
+    info = best_model_info(study)
+    if info is not None:
+        console.print(best_model_line(study, info), highlight=False)
 
 
 def print_counts(study: Any, elapsed: float) -> None:
@@ -173,16 +179,18 @@ def print_best(study: Any) -> None:
     if studies.definition(study).spec.model is not None:  # the user's model: its widths by layer
         shape = "widths " + ", ".join(f"{row['layer']} {row['units']}" for row in view["architecture"][:-1]
                                       if row["units"] is not None)
-    console.print(f"best {metric} {trial.value:.4f} (trial {trial.number}{in_units}): {shape}, "
+    described = study.user_attrs.get(record.DATA, {})
+    rows = f", on the {described['validation'][0]} validation rows" if described.get("validation") else ""
+    console.print(f"best {metric} {trial.value:.4f} (trial {trial.number}{in_units}{rows}): {shape}, "
                   f"{attrs.get(record.N_PARAMS)} parameters, {attrs.get(record.EPOCHS_RUN)} epochs", highlight=False)
     compared = against_base(study, trial)
     if compared:
         console.print(compared, highlight=False)
     test = record.test_key(metric.removeprefix("val_"))
     if test in attrs:
-        rows = study.user_attrs.get(record.DATA, {}).get("test", ["?"])[0]
-        console.print(f"{test} {attrs[test]:.4f} on the {rows} test rows (no trial trained, was pruned or was chosen "
-                      f"on them)", highlight=False)
+        tested = described.get("test", ["?"])[0]
+        console.print(f"{test} {attrs[test]:.4f} on the {tested} test rows (the trial's model; no trial trained, was "
+                      f"pruned or was chosen on them)", highlight=False)
     console.print("params " + ", ".join(f"{k}={fmt(v)}" for k, v in view["params"].items()), highlight=False)
     table = Table("layer", "units", "params", "dropout", "L2", title="architecture")
     for row in view["architecture"]:

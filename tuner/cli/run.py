@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tuner.cli._common import StorageOption, console, err_console, quiet_libraries, user_errors
+from tuner.cli._common import RefitOption, StorageOption, console, err_console, quiet_libraries, user_errors
 from tuner.cli.dashboard import ArtifactsOption
 from tuner.cli.inspect import print_best, print_counts
 
@@ -30,6 +30,7 @@ def start(
     dashboard: Annotated[bool, typer.Option("--dashboard", help="Serve optuna-dashboard on 127.0.0.1 while the "
                                                                 "study runs, and print its URL.")] = False,
     dashboard_port: Annotated[int, typer.Option(min=0, max=65535, help="Port for --dashboard.")] = 8080,
+    refit: RefitOption = None,
 ) -> None:
     """Run (or resume) a study until its trial budget or the timeout is used up."""
     quiet_libraries()
@@ -74,6 +75,8 @@ def start(
                           "run the same command to resume", highlight=False)
     print_counts(session.study, elapsed)
     print_best(session.study)
+    if not interrupted:
+        _refit(session, refit)
     _print_best_model(session)
     if server is not None:
         server.shutdown()
@@ -120,14 +123,44 @@ def _run_workers(session, workers: int, others: list, budget, timeout, progress)
         raise TunerError("; ".join(errors))
 
 
+def _refit(session, refit: str | None) -> None:
+    from tuner import record
+
+    target = session.refit_target(refit)
+    if target is not None:
+        mode, trial = target
+        err_console.print(f"retraining trial {trial.number} on the {record.REFIT_ROWS[mode]} rows for the best "
+                          f"model (--refit no keeps the trial's own)...", highlight=False)
+        session.refit(refit)
+
+
+def _connect_ray(study: str, storage: str | None, address: str, workers: int | None):
+    from tuner.run.cluster import connect_for
+
+    cluster = connect_for(study, address=address, storage=storage, workers=workers)
+    err_console.print(cluster.describe(), highlight=False)
+    return cluster
+
+
+def _run_on_ray(cluster, session, budget, timeout, seed, progress) -> None:
+    """The workers run as Ray actors; this process shows the study's progress until they are all done."""
+    try:
+        cluster.run(session.study, session.url, budget, timeout, seed,
+                    on_tick=lambda: progress.update(session.study),
+                    say=lambda line: err_console.print(line, highlight=False))
+    finally:
+        cluster.close()
+    progress.update(session.study, force=True)
+
+
 def _print_best_model(session) -> None:
     from tuner.views.artifacts import best_model_info
+    from tuner.views.summary import best_model_line
 
     info = best_model_info(session.study)
     if info is not None:
-        console.print(f"best model: {info['filename']} (trial {info['trial']}) kept as "
-                      f"{session.artifacts / info['artifact_id']}; download it from `tuner dashboard`",
-                      highlight=False)
+        console.print(f"{best_model_line(session.study, info)} kept as {session.artifacts / info['artifact_id']}; "
+                      f"download it from `tuner dashboard`", highlight=False)
 
 
 def _bind_dashboard(storage: str | None, artifacts: str | None, port: int):

@@ -5,7 +5,7 @@ units and an exported model can take raw inputs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -96,6 +96,20 @@ class Dataset:
         model = tuple(self.shape) if self.shape else self.row_shape
         reshaped = f", reshaped to {model} for the model" if model != self.row_shape else ""
         return [f"input x: {self.x_train.dtype} {self.row_shape}, {self.scaled}{reshaped}"]
+
+    def for_refit(self, refit: str) -> Dataset:
+        """The rows a final model trains on: the training rows and the validation rows (`refit` "yes"; the
+        validation rows stay as they are, to log a score that is no longer unseen), with the test rows too ("all":
+        none remain unseen), or the training rows alone ("no"). The scaling stays the one fitted on the training
+        rows, so the model takes inputs as the trials' did."""
+        if refit == "no":
+            return self
+        parts = [(self.x_train, self.y_train), (self.x_val, self.y_val)]
+        if refit == "all" and self.n_test:
+            parts.append((self.x_test, self.y_test))
+        return replace(self, x_train=np.concatenate([x for x, _ in parts]),
+                       y_train=np.concatenate([y for _, y in parts]),
+                       **({"x_test": None, "y_test": None} if refit == "all" else {}))
 
     def describe(self) -> dict:
         return {"name": self.name, "task": self.task, "train": list(self.x_train.shape),

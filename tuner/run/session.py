@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 
@@ -26,6 +27,11 @@ from tuner.store import buffered, open_storage, studies
 from tuner.views import notes
 from tuner.views.artifacts import BestModelKeeper, resolve_dir
 
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
+    from tuner.run.export import Retrained
+
 
 @dataclass
 class Session:
@@ -38,6 +44,7 @@ class Session:
     objective: Objective
     url: str
     artifacts: Path | None = None  # the artifact store folder (best model), None when not kept
+    keeper: BestModelKeeper | None = None  # keeps the best model in that folder
 
     def budget(self, trials: int | None = None) -> int | None:
         return trial_budget(self.spec, trials)
@@ -51,6 +58,37 @@ class Session:
             interrupt.check()
 
         runner.run(self.study, self.objective, trials=trials, timeout=timeout, on_trial=after_trial)
+
+    def refit_target(self, refit: str | bool | None = None) -> tuple[str, FrozenTrial] | None:
+        """The refit `refit` asks for and the trial it retrains, or None when there is nothing to do: no complete
+        trial, `refit: no`, or the best-model artifact already is that refit."""
+        from tuner.run.export import refit_mode
+        from tuner.views.artifacts import best_model_info
+        from tuner.views.summary import best_trial_whole
+
+        mode = refit_mode(self.spec, refit)
+        if mode == "no" or self.keeper is None:
+            return None
+        best = best_trial_whole(self.study)
+        kept = best_model_info(self.study) or {}
+        if best is None or (kept.get("trial"), kept.get("refit")) == (best.number, mode):
+            return None
+        return mode, best
+
+    def refit(self, refit: str | bool | None = None) -> Retrained | None:
+        """After the search: the best trial retrained on the rows `refit` says (default: the study file's
+        `refit`, training + validation rows) becomes the best-model artifact. Nothing to do without a complete
+        trial, with `refit: no`, or when the artifact already is that refit."""
+        from tuner.run.export import retrain
+
+        target = self.refit_target(refit)
+        if target is None:
+            return None
+        mode, best = target
+        done = retrain(self.objective.models, self.data, self.metric, best, mode)
+        self.keeper.keep(self.study, best.number, best.values[0], done.model, refit=mode,
+                         trained_rows=len(done.data.x_train), test=done.test)
+        return done
 
 
 def trial_budget(spec: StudySpec, trials: int | None = None, grid: dict[str, list] | None = None) -> int | None:
@@ -153,7 +191,7 @@ def _session(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric
     keeper = BestModelKeeper(folder, metric, prepare=lambda model: raw_inputs(model, data),  # it takes raw rows
                              classes=data.classes)
     objective = Objective(spec, data, metric, seed=seed or 0, watch=TrialWatch(keeper), models=models)
-    return Session(study, spec, data, metric, objective, url, folder)
+    return Session(study, spec, data, metric, objective, url, folder, keeper)
 
 
 def _sampler_seed(base: int | None, existing: int, worker: int) -> int | None:

@@ -29,6 +29,7 @@ class StudySpec(Strict):
     max_params: int | None = Field(None, ge=1)
     warm_start: WarmStartSpec = WarmStartSpec()
     model: ModelSpec | None = None  # the user's own model; None: tuner builds it from layers and units
+    refit: bool | Literal["all"] = True  # the shipped model: retrained on training + validation rows (all: + test)
 
     @model_validator(mode="before")
     @classmethod
@@ -59,13 +60,13 @@ class StudySpec(Strict):
         return len(self.objectives) > 1
 
     def fingerprint(self) -> str:
-        """A hash of what defines the search (all but the budget, the description and the sampler's seed).
+        """A hash of what defines the search (all but the budget, the description, the sampler's seed and the refit).
 
         Settings added after the first release count only when they differ from their defaults, so that studies
         created before them keep their fingerprint; the warm start never counts (it only picks the first trials).
         """
         definition = self.model_dump(mode="json", exclude={"budget": True, "description": True, "sampler": {"seed"},
-                                                           "warm_start": True})
+                                                           "warm_start": True, "refit": True})
         _drop_defaults(definition, StudySpec(data=self.data).model_dump(mode="json"), _LATER_FIELDS)
         return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -87,19 +87,25 @@ class BestModelKeeper:
         study = trial.study
         if not self.beats_best(study, value):
             return False
+        return self.keep(study, trial.number, value, model)
+
+    def keep(self, study: optuna.Study, number: int, value: float, model: keras.Model,
+             **extra: Any) -> bool:
+        """Keep `model` (of trial `number`, scored `value`) as the best model, whatever is kept now; `extra` goes
+        into its record (after a refit: the rows it trained on and its test score). True when it was kept."""
         current = best_model_info(study)
         artifact_id = current["artifact_id"] if current else str(uuid.uuid4())
-        filename = f"{study.study_name}-best-trial-{trial.number}.keras"
+        filename = f"{study.study_name}-best-trial-{number}{'-refit' if extra.get('refit') else ''}.keras"
         try:
             self._write(artifact_id, model)
         except OSError as exc:  # a full or read-only disk costs the artifact, not the trial or the study
-            warnings.warn(f"best model of trial {trial.number} not saved to {self.folder}: {exc}", stacklevel=2)
+            warnings.warn(f"best model of trial {number} not saved to {self.folder}: {exc}", stacklevel=2)
             return False
         meta = {"artifact_id": artifact_id, "filename": filename, "mimetype": _MIMETYPE, "encoding": None}
         study._storage.set_study_system_attr(study._study_id, _META_PREFIX + artifact_id, json.dumps(meta))
         study.set_user_attr(record.BEST_MODEL, {"artifact_id": artifact_id, "filename": filename,
-                                              "trial": trial.number, "value": value,
-                                              **({"classes": self.classes} if self.classes else {})})
+                                              "trial": number, "value": value,
+                                              **({"classes": self.classes} if self.classes else {}), **extra})
         return True
 
     def _write(self, artifact_id: str, model: keras.Model) -> None:

@@ -45,8 +45,24 @@ def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
 def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: str) -> str:
     d = card["data"]
     in_units = f" (in {card['units']})" if card["units"] else ""
-    test = (f"- {card['test_metric']}: {card['test']:.4f} on {d['test'][0]} test rows that no trial trained, was "
-            f"pruned or was chosen on" if card["test"] is not None else "- no test rows (data.test_split: 0)")
+    refit = card.get("refit", "no")
+    if refit == "all":
+        test = f"- no unseen score: this model also trained on the {d['test'][0]} test rows (refit: all)" \
+            if d.get("test") else "- no test rows (data.test_split: 0)"
+    elif card["test"] is not None:
+        test = (f"- {card['test_metric']}: {card['test']:.4f} on {d['test'][0]} test rows that no trial trained, was "
+                f"pruned or was chosen on" + (", and this model never trained on" if refit == "yes" else ""))
+    else:
+        test = "- no test rows (data.test_split: 0)"
+    score = f"- {card['metric']} ({card['direction']}){in_units}: {card['recorded']:.4f} in the study, "
+    if refit == "no":
+        scores = [score + f"{card['reproduced']:.4f} retrained here (seed {card['seed']}, {card['epochs']} epochs, "
+                  f"on the trial's own training rows)"]
+    else:
+        scores = [score + f"the trial's score on the {d['validation'][0]} validation rows (it trained on the "
+                  f"{d['train'][0]} training rows)",
+                  f"- this model: the trial retrained on the {card['trained_rows']} {card['trained_on']} rows "
+                  f"(seed {card['seed']}, {card['epochs']} epochs; `refit: no` exports the trial as it ran)"]
     lines = [f"# {card['study']}, trial {card['trial']}", "", description or "", "",
              "## Data", "",
              f"- set: {d['name']} ({d['task']}), {d['train'][0]} training / {d['validation'][0]} validation rows, "
@@ -55,8 +71,7 @@ def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: st
              if card["classes"] else f"- target: {d.get('target', 'one number')}, predicted in its own units",
              *(f"- {line}" for line in card["input_lines"]),
              "", "## Metric", "",
-             f"- {card['metric']} ({card['direction']}){in_units}: {card['recorded']:.4f} in the study, "
-             f"{card['reproduced']:.4f} retrained here (seed {card['seed']}, {card['epochs']} epochs)", test,
+             *scores, test,
              "", "## Architecture", "",
              f"{card['hyperparams']['family']} layers, activation {card['hyperparams']['activation']}, "
              f"learning rate {card['hyperparams']['learning_rate']:g}, batch size "

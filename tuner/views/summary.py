@@ -138,6 +138,21 @@ def against_base(study: optuna.Study, best: FrozenTrial, trials: list[FrozenTria
            f"parameters{f'; {ran}' if ran else ''})"
 
 
+def best_model_line(study: optuna.Study, info: dict[str, Any]) -> str:
+    """What the best-model artifact is: a trial's model as it trained, or the trial retrained on more rows (a
+    refit), and its score on the test rows where any remain unseen."""
+    shown = f"best model: {info['filename']} (trial {info['trial']}"
+    refit = info.get("refit")
+    if not refit:
+        return shown + ", as it trained on the training rows)"
+    shown += f", retrained on the {info.get('trained_rows')} {record.REFIT_ROWS[refit]} rows"
+    if info.get("test") is not None:
+        tested = study.user_attrs.get(record.DATA, {}).get("test", ["?"])[0]
+        metric = record.test_key(study.user_attrs.get(record.METRIC, "value").removeprefix("val_"))
+        shown += f"; {metric} {info['test']:.4f} on the {tested} test rows"
+    return shown + ")"
+
+
 def trial_view(trial: FrozenTrial) -> dict[str, Any]:
     """A trial as `tuner best` shows it: value, params, architecture and the recorded attributes."""
     attrs = dict(trial.user_attrs)
