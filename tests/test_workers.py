@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -15,7 +16,7 @@ import yaml
 from optuna.trial import TrialState
 
 from tests.conftest import TINY, merge
-from tests.test_postgres import ROOT, assert_finished_exactly, create
+from tests.test_postgres import ROOT, assert_finished_exactly, create, pg_url, trials_of, worker  # noqa: F401
 from tuner.run.workers import threads_per_worker, worker_command
 
 pytestmark = pytest.mark.zones  # run again west and east of UTC (make test)
@@ -151,3 +152,27 @@ def test_worker_follows_the_budget_start_set(cli, write_study, workdir: Path) ->
     assert len(optuna.load_study(study_name="tiny", storage="sqlite:///tuner.db").trials) == 1
     assert cli("start", "tiny", "--trials", "2").exit_code == 0
     assert len(optuna.load_study(study_name="tiny", storage="sqlite:///tuner.db").trials) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_worker_whose_database_is_dropped_stops_with_a_message(pg_url: str, write_study) -> None:
+    """A database gone for good (dropped, its server gone) is waited for TUNER_DB_WAIT seconds, not for ever."""
+    import psycopg
+
+    study = {**merge(TINY, {"training": {"epochs": 150, "batch_size": 8}}), "data": {"bundled": "digits"},
+             "warm_start": False, "budget": {"trials": 20}}
+    name = create(write_study("doomed", text=yaml.safe_dump(study)), pg_url)
+    proc = worker(name, pg_url, TUNER_DB_WAIT="3", TUNER_HEARTBEAT_INTERVAL="1", TUNER_GRACE_PERIOD="3")
+    deadline = time.monotonic() + 120
+    while not any(t.state == TrialState.RUNNING for t in trials_of(pg_url, name)):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    with psycopg.connect("host=127.0.0.1 port=5432 dbname=postgres user=postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{pg_url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    dropped = time.monotonic()
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out[-2000:]
+    assert "its database has been unreachable for 3 s" in out and "this worker stops" in out
+    assert "Traceback" not in out
+    assert time.monotonic() - dropped < 60  # a few waits of 3 s, not the default minute, not for ever

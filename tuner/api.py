@@ -33,10 +33,11 @@ class Result:
 
 def open(study: str | Path | dict[str, Any], *, storage: str | None = None, name: str | None = None,  # noqa: A001
          seed: int | None = None, artifacts: str | Path | None = None, base_dir: str | Path | None = None,
-         worker: int = 0) -> Session:
+         worker: int = 0, gpus_here: bool = True) -> Session:
     """Open (create or resume) a study: a study file's name or path, or its definition as a dict (then `name` is
     needed, and relative paths in it start at `base_dir`, default the working folder). Everything is checked
-    first; a mistake is a TunerError and nothing is written."""
+    first; a mistake is a TunerError and nothing is written. `gpus_here` False: the trials run elsewhere (a Ray
+    cluster's workers), so this machine needs no GPU for a study that asks for one."""
     from tuner.run.session import open_session
     from tuner.spec import parse_spec
 
@@ -44,27 +45,56 @@ def open(study: str | Path | dict[str, Any], *, storage: str | None = None, name
     if isinstance(study, dict):
         spec = parse_spec(study, f"study {name or '(unnamed)'}")
         return open_session(spec, storage=storage, name=name, seed=seed, artifacts=artifacts, worker=worker,
-                            base_dir=Path(base_dir) if base_dir is not None else None)
-    return open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts, worker=worker)
+                            base_dir=Path(base_dir) if base_dir is not None else None, gpus_here=gpus_here)
+    return open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts, worker=worker,
+                        gpus_here=gpus_here)
 
 
 def start(study: str | Path | dict[str, Any], *, trials: int | None = None, timeout: float | None = None,
         storage: str | None = None, name: str | None = None, seed: int | None = None,
         artifacts: str | Path | None = None, base_dir: str | Path | None = None,
-        refit: str | bool | None = None) -> Result:
+        refit: str | bool | None = None, ray: str | None = None, workers: int | None = None) -> Result:
     """Open a study (see `open`) and run it until its trial budget (`trials` overrides the study file's, as a
     total for the study) or `timeout` seconds; then the best trial, retrained on the training and validation rows
     (`refit`: "yes", "no" for the trial's own model, "all" for every row; default the study file's), becomes the
-    study's best-model artifact."""
+    study's best-model artifact.
+
+    `ray`: run `workers` workers (default: as many as fit) as actors on the Ray cluster at that address ("auto":
+    the one `ray start --head` started on this machine), on a PostgreSQL or MariaDB `storage`; see docs/ray.md."""
     from tuner import record
 
-    session = open(study, storage=storage, name=name, seed=seed, artifacts=artifacts, base_dir=base_dir)
-    budget = session.budget(trials)
-    if budget is not None:  # workers that join later use the same total
-        session.study.set_user_attr(record.TRIALS, budget)
-    session.run(budget, timeout if timeout is not None else session.spec.budget.timeout)
+    cluster = _ray_cluster(study, ray, storage, workers, base_dir)
+    try:
+        session = open(study, storage=storage, name=name, seed=seed, artifacts=artifacts, base_dir=base_dir,
+                       gpus_here=cluster is None)
+        budget = session.budget(trials)
+        if budget is not None:  # workers that join later use the same total
+            session.study.set_user_attr(record.TRIALS, budget)
+        timeout = timeout if timeout is not None else session.spec.budget.timeout
+        if cluster is not None:
+            cluster.run(session.study, session.url, budget, timeout, seed)
+        else:
+            session.run(budget, timeout)
+    finally:
+        if cluster is not None:
+            cluster.close()
     session.refit(refit)
     return Result(session.study, best(session.study), session)
+
+
+def _ray_cluster(study: str | Path | dict[str, Any], ray: str | None, storage: str | None, workers: int | None,
+                 base_dir: str | Path | None):
+    """The Ray cluster `start` runs on, connected and checked, or None for a run in this process."""
+    from tuner.errors import TunerError
+    from tuner.run.cluster import connect_for
+
+    if ray is None:
+        if workers is not None:
+            raise TunerError("workers= runs workers on a Ray cluster: pass ray='auto' or its address too (for "
+                             "local worker processes use `tuner start --workers N`)")
+        return None
+    quiet()
+    return connect_for(study, address=ray, storage=storage, workers=workers, base_dir=base_dir)
 
 
 def load(name: str, storage: str | None = None) -> optuna.Study:

@@ -101,3 +101,61 @@ def limit_threads(threads: int | None = None) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(min(cores, 2))
     except RuntimeError:  # TensorFlow already ran ops in this process (tuner called as a library): keep its pools
         pass
+
+
+_gpu_share: str | None = None  # what limit_gpu_memory did in this process
+
+
+def gpu_count() -> int:
+    """The GPUs TensorFlow sees in this process."""
+    load_keras()
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+def memory_limit_mib(share: float, total_mib: int) -> int:
+    """TensorFlow's memory limit for a worker given `share` of a GPU of `total_mib` MiB."""
+    return max(1, int(share * total_mib))
+
+
+def limit_gpu_memory(share: float) -> str:
+    """Keep TensorFlow to `share` of one GPU (below 1: several workers share it), before any TensorFlow op runs;
+    what was done, in words. Only the first visible GPU is used: a logical device whose memory limit is its share of
+    the GPU's memory (read with nvidia-smi), or memory growth where that size is unknown. Done once per process."""
+    global _gpu_share
+    if _gpu_share is not None or share <= 0 or share >= 1:
+        return _gpu_share or ("no GPU asked for" if share <= 0 else f"{share:g} whole GPU(s), memory not limited")
+    load_keras()
+    import tensorflow as tf
+
+    device = (os.environ.get("CUDA_VISIBLE_DEVICES") or "0").split(",")[0]
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        _gpu_share = f"{share:g} of GPU {device}: TensorFlow sees no GPU here, memory not limited"
+        return _gpu_share
+    total = _gpu_memory_mib(device)
+    try:
+        tf.config.set_visible_devices(gpus[0], "GPU")
+        if total is None:
+            tf.config.experimental.set_memory_growth(gpus[0], True)
+            _gpu_share = f"{share:g} of GPU {device}: its size unknown (no nvidia-smi), memory growth on"
+        else:
+            limit = memory_limit_mib(share, total)
+            tf.config.set_logical_device_configuration(gpus[0], [tf.config.LogicalDeviceConfiguration(limit)])
+            _gpu_share = f"{share:g} of GPU {device}: TensorFlow limited to {limit:,} of {total:,} MiB"
+    except RuntimeError:  # TensorFlow set its GPUs up already in this process (tuner called as a library)
+        _gpu_share = f"{share:g} of GPU {device}: TensorFlow had started its GPUs already, memory not limited"
+    return _gpu_share
+
+
+def _gpu_memory_mib(device: str) -> int | None:
+    """A GPU's memory in MiB as nvidia-smi reports it (`device`: its index or UUID), or None."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits", "-i", device],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+        return int(float(out.strip().splitlines()[0]))
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None

@@ -5,6 +5,7 @@ where Python swallows it); a second SIGINT raises at once."""
 from __future__ import annotations
 
 import signal
+import threading
 from types import FrameType
 
 _requested = False
@@ -23,7 +24,16 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     _requested = True
 
 
+def request() -> None:
+    """What a first Ctrl-C does, asked for by code: a trial run in another thread (a Ray worker's) stops at its
+    next epoch's end."""
+    global _requested
+    _requested = True
+
+
 def install() -> None:
+    """Clear the flag and catch SIGINT; outside the main thread (which alone gets signals) only `request` sets it."""
     global _requested
     _requested = False
-    signal.signal(signal.SIGINT, _handler)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _handler)

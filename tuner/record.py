@@ -30,6 +30,7 @@ BEST_EPOCH = "best_epoch"
 OVERFIT_GAP = "overfit_gap"  # training minus validation metric (> 0: fits training better than it generalizes)
 TRAIN_SECONDS = "train_seconds"
 FAIL_REASON = "fail_reason"
+WORKER = "worker"  # who ran the trial: "host:pid", or "ray:<node id>:<pid>" on a Ray cluster
 CURVE = "curve"  # per-epoch metric of a multi-objective trial (it cannot report intermediate values)
 LATENCY = "latency_us"  # inference time per sample, when latency is an objective
 WARM_START = "warm_start"  # the trial was enqueued as a starting point

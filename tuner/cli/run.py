@@ -25,26 +25,36 @@ def start(
     name: Annotated[str | None, typer.Option(help="Study name in the store [default: the file's stem].")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the sampler and the trials (overrides the file).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Run N local worker processes on the study "
-                                                "(TensorFlow threads divided between them).")] = None,
+                                                "(TensorFlow threads divided between them), or N Ray actors "
+                                                "with --ray.")] = None,
     artifacts: ArtifactsOption = None,
     dashboard: Annotated[bool, typer.Option("--dashboard", help="Serve optuna-dashboard on 127.0.0.1 while the "
                                                                 "study runs, and print its URL.")] = False,
     dashboard_port: Annotated[int, typer.Option(min=0, max=65535, help="Port for --dashboard.")] = 8080,
     refit: RefitOption = None,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="ADDRESS", help="Run the workers (--workers N, default as many as fit) as actors on the Ray "
+        "cluster at ADDRESS (auto: the one `ray start --head` started here); needs a PostgreSQL or MariaDB "
+        "store.")] = None,
 ) -> None:
     """Run (or resume) a study until its trial budget or the timeout is used up."""
     quiet_libraries()
     from tuner.api import open as open_study
     from tuner.store import mask
 
+    cluster = _connect_ray(study, storage, ray, workers) if ray else None  # checked before anything is written
     server = _bind_dashboard(storage, artifacts, dashboard_port) if dashboard else None
-    others = _spawn_early(study, name, storage, trials, timeout, seed, workers) if workers and workers > 1 else []
+    local_workers = workers and workers > 1 and cluster is None
+    others = _spawn_early(study, name, storage, trials, timeout, seed, workers) if local_workers else []
     try:
-        session = open_study(study, storage=storage, name=name, seed=seed, artifacts=artifacts)
+        session = open_study(study, storage=storage, name=name, seed=seed, artifacts=artifacts,
+                             gpus_here=cluster is None)
     except BaseException:  # bad input: the workers never touched the study
         from tuner.run import workers as local
 
         local.stop(others, grace=0)
+        if cluster is not None:
+            cluster.close()
         raise
     budget = session.budget(trials)
     if budget is not None:  # workers that join later (`tuner worker`) use the same total
@@ -63,7 +73,9 @@ def start(
     interrupted = False
     with StudyProgress(session.study, budget, err_console) as progress:
         try:
-            if workers:
+            if cluster is not None:
+                _run_on_ray(cluster, session, budget, timeout, seed, progress)
+            elif workers:
                 _run_workers(session, workers, others, budget, timeout, progress)
             else:
                 session.run(budget, timeout, on_trial=progress.update)

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import optuna
 
-from tuner.errors import TrialFailed
-from tuner.store import caused_by_database, of, reason
+from tuner import record
+from tuner.errors import StorageError, TrialFailed
+from tuner.store import caused_by_database, of, reason, wait_seconds
 from tuner.run.budget import BudgetTally
 
 log = logging.getLogger("tuner.run")
@@ -30,15 +31,19 @@ def fail_stale(study: optuna.Study) -> None:
 
 
 def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, trials: int | None,
-        timeout: float | None, on_trial: Callable[[optuna.Study], None] = lambda s: None) -> None:
+        timeout: float | None, on_trial: Callable[[optuna.Study], None] = lambda s: None,
+        worker: str | None = None) -> None:
     """Run trials until the study holds `trials` that count (a total for the study) or `timeout` seconds pass.
 
     When the budget is used up but other workers' trials are still running, wait for them: a trial whose worker
     died is failed after the grace period and its retry is run here. A failed trial (TrialFailed) is recorded with
-    its reason and the run goes on; a lost database connection costs at most the trial in flight;
-    KeyboardInterrupt propagates after Optuna has recorded the interrupted trial.
+    its reason and the run goes on; a lost database connection costs at most the trial in flight, and a database
+    still gone after tuner.store.wait_seconds() stops the run with a StorageError; KeyboardInterrupt propagates
+    after Optuna has recorded the interrupted trial. Each trial records `worker` (who ran it) as an attribute.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
+    patience = wait_seconds()
+    down_since: float | None = None  # when the database went away, while it stays away
     storage = of(study._storage)
     lock = storage.budget_lock(study.study_name)
     tally = BudgetTally()
@@ -47,6 +52,8 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
         # The trial exists now: other workers may count it once what it wrote so far (a grid cell, its parameters)
         # is stored, at the objective's first flush; at once where the storage writes everything straight away.
         storage.on_flush(trial._trial_id, lock.release)
+        if worker is not None:
+            trial.set_user_attr(record.WORKER, worker)
         return objective(trial)
 
     try:
@@ -74,9 +81,16 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
             except Exception as exc:  # a lost connection, raw or under an error Optuna raised on top of it
                 if not caused_by_database(exc):
                     raise
+                down_since = time.monotonic() if down_since is None else down_since
+                if time.monotonic() - down_since >= patience:
+                    raise StorageError(
+                        f"study {study.study_name!r}: its database has been unreachable for {patience:.0f} s "
+                        f"({reason(exc)}); this worker stops. Check the server and the database, then run the same "
+                        f"command again (TUNER_DB_WAIT sets the wait)") from None
                 log.warning("database error, retrying in %.0f s: %s", RECONNECT_SECONDS, reason(exc))
                 time.sleep(RECONNECT_SECONDS)
             else:
+                down_since = None
                 if ran:
                     on_trial(study)
                 elif not running:

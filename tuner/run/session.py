@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
 
 from tuner import interrupt
+from tuner.backend import gpu_count, limit_gpu_memory
 from tuner.data import Dataset, load_data
 from tuner.errors import DataError, SpecError
-from tuner.run import runner
+from tuner.run import runner, workers
 from tuner.search import multiobjective, space, warmstart
 from tuner.search.metric import Metric, resolve_metric
 from tuner.search.models import TunerModels, models_for
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
     from tuner.run.export import Retrained
 
+log = logging.getLogger("tuner.run")
+
 
 @dataclass
 class Session:
@@ -45,19 +49,24 @@ class Session:
     url: str
     artifacts: Path | None = None  # the artifact store folder (best model), None when not kept
     keeper: BestModelKeeper | None = None  # keeps the best model in that folder
+    worker: str = field(default_factory=workers.label)  # who runs the trials, as each trial records it
 
     def budget(self, trials: int | None = None) -> int | None:
         return trial_budget(self.spec, trials)
 
     def run(self, trials: int | None, timeout: float | None, on_trial=lambda s: None) -> None:
-        """Run until the budget or timeout; Ctrl-C ends the running trial (recorded) and raises KeyboardInterrupt."""
+        """Run until the budget or timeout; Ctrl-C ends the running trial (recorded) and raises KeyboardInterrupt.
+        A study whose workers take a share of a GPU (resources.gpus < 1) keeps TensorFlow to that share here."""
         interrupt.install()
+        if self.spec.resources.gpus:
+            log.info("GPU: %s", limit_gpu_memory(self.spec.resources.gpus))
 
         def after_trial(study: optuna.Study) -> None:
             on_trial(study)
             interrupt.check()
 
-        runner.run(self.study, self.objective, trials=trials, timeout=timeout, on_trial=after_trial)
+        runner.run(self.study, self.objective, trials=trials, timeout=timeout, on_trial=after_trial,
+                   worker=self.worker)
 
     def refit_target(self, refit: str | bool | None = None) -> tuple[str, FrozenTrial] | None:
         """The refit `refit` asks for and the trial it retrains, or None when there is nothing to do: no complete
@@ -126,9 +135,10 @@ def prepare_spec(spec: StudySpec, base_dir: Path,
 
 def open_session(study: str | Path | StudySpec, *, storage: str | None = None, name: str | None = None,
                  seed: int | None = None, worker: int = 0, artifacts: str | Path | None = None,
-                 base_dir: Path | None = None) -> Session:
+                 base_dir: Path | None = None, gpus_here: bool = True) -> Session:
     """Open (create or resume) the study a study file describes (or a definition given as a StudySpec, with
-    `name` and `base_dir`); nothing is written until all checks pass."""
+    `name` and `base_dir`); nothing is written until all checks pass. `gpus_here`: the trials run on this machine,
+    which needs a GPU if the study asks for one (False: a Ray cluster's workers run them, checked by the launcher)."""
     if isinstance(study, StudySpec):
         if name is None:
             raise SpecError("a study given as a definition needs a name; pass name=...")
@@ -139,6 +149,9 @@ def open_session(study: str | Path | StudySpec, *, storage: str | None = None, n
         base = path.parent
         spec, data, metric, models = prepare(path)
         name = name or path.stem
+    if gpus_here and spec.resources.gpus and not gpu_count():
+        raise SpecError(f"resources.gpus: {spec.resources.gpus:g} asks for a GPU, but TensorFlow sees none on this "
+                        f"machine; set resources.gpus: 0, or run with --ray on a cluster that has GPUs")
     store = buffered(open_storage(storage))
     existing = len(studies.load(store, name).trials) if name in studies.names(store) else 0
     base_seed = spec.sampler.seed if seed is None else seed

@@ -25,6 +25,13 @@ from tuner.backend import THREADS_VAR
 WORKER_VAR = "TUNER_WORKER_INDEX"  # which local worker this is (offsets its sampler seed)
 
 
+def label() -> str:
+    """Who runs this process's trials, as each trial records it (tuner.record.WORKER): host and process id."""
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
     cores = cores or os.cpu_count() or 1
     return max(1, cores // workers)

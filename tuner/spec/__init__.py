@@ -3,9 +3,10 @@
 from tuner.spec.dim import Dim, Scalar
 from tuner.spec.load import load_spec, parse_spec
 from tuner.spec.sections import (BUNDLED, BudgetSpec, DataSpec, GridSpec, HalvingSpec, HyperbandSpec, MedianSpec,
-                                 NoPrunerSpec, RandomSpec, SpaceSpec, TPESpec, TrainingSpec, WarmStartSpec)
+                                 NoPrunerSpec, RandomSpec, ResourcesSpec, SpaceSpec, TPESpec, TrainingSpec,
+                                 WarmStartSpec)
 from tuner.spec.studyfile import StudySpec
 
 __all__ = ["BUNDLED", "BudgetSpec", "DataSpec", "Dim", "GridSpec", "HalvingSpec", "HyperbandSpec", "MedianSpec",
-           "NoPrunerSpec", "RandomSpec", "Scalar", "SpaceSpec", "StudySpec", "TPESpec", "TrainingSpec",
+           "NoPrunerSpec", "RandomSpec", "ResourcesSpec", "Scalar", "SpaceSpec", "StudySpec", "TPESpec", "TrainingSpec",
            "WarmStartSpec", "load_spec", "parse_spec"]

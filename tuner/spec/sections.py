@@ -22,6 +22,9 @@ MAX_TRIALS = 1_000_000
 MAX_TIMEOUT = 366 * 24 * 3600  # seconds: a year
 MAX_SEED = 2**31 - 1  # a trial's seed is the study's plus the trial number; NumPy's end at 2**32 - 1
 MAX_SIZE = 1_000_000  # an entry of data.shape, rows in data.window
+MAX_CPUS = 1024  # resources.cpus of one worker
+MAX_GPUS = 64  # resources.gpus of one worker
+MIN_GPU_SHARE = 0.0001  # the smallest share of a resource Ray tracks
 MAX_STEPS = 10**12  # values in a range with a step: Optuna's arithmetic on steps gives out near 10**28
 # dimension: (smallest, largest, whole numbers only, how the rule is said; the first check that fails is reported)
 DIM_LIMITS: dict[str, tuple[float, float, bool, str]] = {
@@ -244,6 +247,27 @@ UNION_TAGS = frozenset({"tpe", "random", "grid", "none", "median", "successive_h
 class BudgetSpec(Strict):
     trials: int | None = Field(50, ge=1, le=MAX_TRIALS)
     timeout: float | None = Field(None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
+
+
+class ResourcesSpec(Strict):
+    """What one worker asks of a Ray cluster (`tuner start --ray`): Ray places each worker where these are free.
+
+    A fraction of a GPU shares one: `gpus: 0.25` puts four workers on a GPU, each with TensorFlow's memory limited
+    to a quarter of it. Above one GPU a worker takes whole GPUs. Without Ray, `gpus` > 0 needs a GPU on this machine.
+    """
+
+    cpus: float = Field(1.0, gt=0, le=MAX_CPUS, allow_inf_nan=False)
+    gpus: float = Field(0.0, ge=0, le=MAX_GPUS, allow_inf_nan=False)
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpu_share(cls, gpus: float) -> float:
+        if gpus > 1 and not float(gpus).is_integer():
+            raise ValueError(f"above 1 a worker takes whole GPUs (got {gpus:g}); give a share <= 1 such as 0.25, "
+                             f"or a whole number")
+        if 0 < gpus < MIN_GPU_SHARE:
+            raise ValueError(f"must be 0 or at least {MIN_GPU_SHARE:g} of a GPU (got {gpus:g})")
+        return gpus
 
 
 class WarmStartSpec(Strict):

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from tuner.spec.dim import Dim, Strict
 from tuner.spec.model import ModelSpec
 from tuner.spec.sections import (BudgetSpec, DataSpec, GridSpec, HalvingSpec, HyperbandSpec, MedianSpec, PrunerSpec,
-                                 SamplerSpec, SpaceSpec, TPESpec, TrainingSpec, WarmStartSpec)
+                                 ResourcesSpec, SamplerSpec, SpaceSpec, TPESpec, TrainingSpec, WarmStartSpec)
 
 
 class StudySpec(Strict):
@@ -29,6 +29,7 @@ class StudySpec(Strict):
     max_params: int | None = Field(None, ge=1)
     warm_start: WarmStartSpec = WarmStartSpec()
     model: ModelSpec | None = None  # the user's own model; None: tuner builds it from layers and units
+    resources: ResourcesSpec = ResourcesSpec()  # what one worker asks of a Ray cluster; not part of the search
     refit: bool | Literal["all"] = True  # the shipped model: retrained on training + validation rows (all: + test)
 
     @model_validator(mode="before")
@@ -66,7 +67,8 @@ class StudySpec(Strict):
         created before them keep their fingerprint; the warm start never counts (it only picks the first trials).
         """
         definition = self.model_dump(mode="json", exclude={"budget": True, "description": True, "sampler": {"seed"},
-                                                           "warm_start": True, "refit": True})
+                                                           "warm_start": True, "refit": True,
+                                                           "resources": True})
         _drop_defaults(definition, StudySpec(data=self.data).model_dump(mode="json"), _LATER_FIELDS)
         return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -234,12 +234,25 @@ class Database(RDBStorage):
         _retrying(lambda: schema.write_user_attrs(self, trial_id, attrs))
 
 
-RETRY_SECONDS = 60
+RETRY_SECONDS = 60  # how long a worker waits for a database that went away (TUNER_DB_WAIT) before it gives up
+
+
+def wait_seconds() -> float:
+    """How long a worker keeps trying a database that went away before it stops: TUNER_DB_WAIT, else
+    RETRY_SECONDS. A restart takes seconds; a database dropped or a server gone for good would be retried for ever."""
+    raw = os.environ.get("TUNER_DB_WAIT", "").strip()
+    try:
+        value = float(raw) if raw else RETRY_SECONDS
+    except ValueError:
+        raise StorageError(f"TUNER_DB_WAIT={raw!r} is not a number of seconds; set e.g. TUNER_DB_WAIT=60") from None
+    if not 0 < value < float("inf"):
+        raise StorageError(f"TUNER_DB_WAIT={raw!r} must be a positive number of seconds")
+    return value
 
 
 def _retrying(write: Callable[[], T]) -> T:
-    """`write()`, tried again on database errors for up to RETRY_SECONDS."""
-    deadline = time.monotonic() + RETRY_SECONDS
+    """`write()`, tried again on database errors for up to wait_seconds()."""
+    deadline = time.monotonic() + wait_seconds()
     pause = 0.5
     while True:
         try:

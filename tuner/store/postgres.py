@@ -87,7 +87,14 @@ class DirectConnection:
 
 
 def _checkout(engine: Any) -> Any:
-    record = engine.raw_connection()
+    """A connection of the pool, in autocommit; a failed connect (the server or the database gone) is raised as the
+    SQLAlchemy error it is through an engine, so that the runner's reconnect and its bounded wait see it."""
+    import psycopg
+
+    try:
+        record = engine.raw_connection()
+    except psycopg.Error as exc:
+        raise _as_sqlalchemy(exc) from exc
     record.driver_connection.autocommit = True
     return record
 
