@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup start test browser
+.PHONY: setup start test browser docs
 
 $(BIN)/tuner: pyproject.toml
 	@echo "installing tuner and its dependencies into $(VENV) (a few minutes the first time)"
@@ -32,3 +32,7 @@ test: setup browser
 	$(BIN)/python -m pytest -q
 	TZ=America/New_York $(BIN)/python -m pytest -q -m zones
 	TZ=Asia/Tokyo $(BIN)/python -m pytest -q -m zones
+
+# The documentation site (docs/, mkdocs.yml), served on http://127.0.0.1:8000 and rebuilt as you edit it.
+docs: setup
+	$(BIN)/python -m mkdocs serve

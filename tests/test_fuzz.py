@@ -45,7 +45,7 @@ DIGITS_TEXT = (ROOT / "studies" / "digits.yaml").read_text()
 BASES = {"digits": yaml.safe_load(DIGITS_TEXT), "tiny": TINY}
 CASE_SECONDS = 20  # a case that takes longer hangs: no study file or data file should make the checks loop
 
-# What a study that validates may ask a trial for (README, "Search dimensions" and "Training, sampler, ...").
+# What a study that validates may ask a trial for (docs/study-files.md: "Search dimensions", "Training, sampler, ...").
 LIMITS = {"layers": (1, 100), "units": (1, 65_536), "batch_size": (1, 1_000_000), "learning_rate": (0, math.inf),
           "l2": (0, 10), "dropout": (0, 1)}
 MAX_EPOCHS = 100_000

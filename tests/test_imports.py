@@ -1,5 +1,5 @@
-"""The code map's import rules (README "Code map") hold: each part of tuner imports only the parts named on its
-line, read from the source with ast, and no two parts import each other."""
+"""The code map's import rules (docs/contributing.md, "Code map") hold: each part of tuner imports only the parts
+named on its line, read from the source with ast, and no two parts import each other."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Many workers on one PostgreSQL study, through tuner's own runner and run storage, with no TensorFlow: 64 worker
 processes share a 320-trial budget, and every one of them is connected at once. The budget is met exactly, trial
 numbers are 0..n-1, nothing is left running or waiting, every worker exits, and the connections to the database stay
-within what the workers' pools allow (README, "How far it scales")."""
+within what the workers' pools allow (docs/scaling.md, "How far it scales")."""
 
 from __future__ import annotations
 

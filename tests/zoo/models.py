@@ -22,7 +22,7 @@ def _classifier(hp: Any, x: Any) -> Any:
 
 
 def dense_stack(hp: Any) -> keras.Model:
-    """tuner's own Dense stack as its README describes it: [Dense(units, relu, L2) -> Dropout] per layer, then a
+    """tuner's own Dense stack as docs/study-files.md describes it: [Dense(units, relu, L2) -> Dropout] per layer, then a
     softmax (or linear) output, compiled for the task with Adam."""
     model = keras.Sequential([keras.Input(hp.input_shape, name="features")])
     for i, layer in enumerate(hp.layers):

@@ -1,6 +1,6 @@
 """The oracle: a zoo model trained with plain `model.fit` on the loader's own rows, one run per seed, as a user
 who never heard of tuner would train it (the hyperparameters tuner would give, the model compiled as tuner's
-README says when it comes uncompiled)."""
+docs/your-model.md says when it comes uncompiled)."""
 
 from __future__ import annotations
 
@@ -60,9 +60,9 @@ def hyperparams(entry: ZooModel, l2: float, dropout: float) -> Any:
 
 
 def build(entry: ZooModel, hp: Any) -> Any:
-    """The entry's model, compiled: its own compile, else the README's (Adam at the study's learning rate; sparse
-    cross-entropy and accuracy, or for one output unit binary cross-entropy and binary accuracy, each from logits
-    when the last layer has no activation; MSE and MAE for regression)."""
+    """The entry's model, compiled: its own compile, else the one docs/your-model.md gives (Adam at the study's
+    learning rate; sparse cross-entropy and accuracy, or for one output unit binary cross-entropy and binary
+    accuracy, each from logits when the last layer has no activation; MSE and MAE for regression)."""
     import keras
 
     model = getattr(models, entry.build or "dense_stack")(hp)

@@ -57,7 +57,7 @@ def _describe(exc: ValidationError, source: str) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         parent = loc.rsplit(".", 1)[0] if "." in loc else "the top level"
-        message = f"unknown key; remove it or check its spelling (allowed keys are listed in README under {parent})"
+        message = f"unknown key; remove it or check its spelling (docs/study-files.md lists the keys under {parent})"
     elif error["type"] == "union_tag_invalid":
         expected = error.get("ctx", {}).get("expected_tags", "")
         message = f"unknown name {error['ctx'].get('tag')!r}; choose one of {expected}"
@@ -76,7 +76,7 @@ def _describe(exc: ValidationError, source: str) -> str:
 _PLAIN = {"greater_than": "must be > {gt}", "greater_than_equal": "must be >= {ge}", "less_than": "must be < {lt}",
           "less_than_equal": "must be <= {le}", "finite_number": "must be a finite number, not inf or nan",
           "int_parsing_size": "is far too large", "int_from_float": "must be a whole number",
-          "union_tag_not_found": "needs a name (README lists them: e.g. name: tpe, name: median)"}
+          "union_tag_not_found": "needs a name (docs/study-files.md lists them: e.g. name: tpe, name: median)"}
 
 
 def _short(value: Any) -> str:
