@@ -5,7 +5,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY tuner ./tuner
 RUN pip install .
-COPY studies ./studies
+COPY tuner/examples ./studies
 RUN useradd --create-home tuner && mkdir -p /app/data && chown tuner /app
 USER tuner
 CMD ["tuner", "--help"]

@@ -44,7 +44,7 @@ TUNER_TOOLS = ["tuner", "tuner-norefit", "tuner-top3"]
 TOOLS = [*TUNER_TOOLS, "optuna-plain", "keras-tuner"]
 HERE = Path(__file__).resolve().parent
 CODE = [ROOT / "tuner", HERE / "shipped.py", HERE / "exported.py", HERE / "quality.py", HERE / "retrain.py",
-        HERE / "seeded.py", REFERENCE, ROOT / "studies"]
+        HERE / "seeded.py", REFERENCE]  # tuner/ holds the example studies
 
 
 def code_hash() -> str:

@@ -52,7 +52,7 @@ def test_services_are_there() -> None:
     assert set(COMPOSE["volumes"]) >= {v.split(":")[0] for v in db["volumes"]}
     for name in ("start", "worker", "dashboard"):
         assert SERVICES[name]["depends_on"]["db"]["condition"] == "service_healthy"
-        assert "./studies:/app/studies:ro" in SERVICES[name]["volumes"]
+        assert "./tuner/examples:/app/studies:ro" in SERVICES[name]["volumes"]
     assert "deploy" not in SERVICES["worker"] and "container_name" not in SERVICES["worker"]  # --scale works
 
 

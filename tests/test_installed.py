@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(base / "site"),
                     str(wheel)], check=True, capture_output=True)
     yield {**os.environ, "PYTHONPATH": str(base / "site"), "TF_CPP_MIN_LOG_LEVEL": "3", "TUNER_THREADS": "2"}
+
+
+def test_an_editable_install_is_quiet_and_plain(tmp_path: Path) -> None:
+    """`make setup`'s `pip install -e .`: setuptools' editable hook adds the checkout to sys.path with one .pth entry
+    and prints no notice (a mapped package folder makes it install an import finder and warn about it)."""
+    hook = "import setuptools.build_meta as b, sys; print(b.build_editable(sys.argv[1]))"
+    built = subprocess.run([sys.executable, "-c", hook, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                           check=True)
+    assert "Editable installation." not in built.stdout + built.stderr, built.stderr[-2000:]
+    with zipfile.ZipFile(tmp_path / built.stdout.split()[-1]) as wheel:
+        (pth,) = [name for name in wheel.namelist() if name.endswith(".pth")]
+        assert wheel.read(pth).decode().split() == [str(ROOT)]
 
 
 def tuner(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:

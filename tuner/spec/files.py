@@ -1,5 +1,5 @@
 """Where study files are: a path as given; `NAME` in the working folder's `studies/` (or the working folder itself);
-else the example of that name installed with tuner (package data `tuner.examples`, the repository's `studies/`)."""
+else the example of that name installed with tuner (package data `tuner.examples`; the repository's `studies/` links to it)."""
 
 from __future__ import annotations
 
