@@ -91,3 +91,22 @@ def test_the_rules_can_fail(tmp_path: Path) -> None:
     module = tmp_path / "late.py"
     module.write_text("def f():\n    from tuner.data import load_data\n    from tuner import usercode\n")
     assert imported_parts(module) == {"data": 2, "usercode": 3}
+
+
+def test_both_model_sources_follow_the_model_source_interface() -> None:
+    """tuner's stacks and the user's models offer every member of search.source.ModelSource, with its parameters."""
+    import inspect
+
+    from tuner.search.models import TunerModels
+    from tuner.search.source import ModelSource
+    from tuner.search.user_space import UserModels
+
+    members = [name for name in vars(ModelSource) if not name.startswith("_")] + list(ModelSource.__annotations__)
+    assert {"sample", "build", "architecture", "check", "builds_to_count"} <= set(members)
+    for source in (TunerModels, UserModels):
+        for name in members:
+            assert hasattr(source, name), f"{source.__name__} has no {name}"
+            wanted = getattr(ModelSource, name, None)
+            if callable(wanted):
+                assert list(inspect.signature(getattr(source, name)).parameters) == \
+                    list(inspect.signature(wanted).parameters), f"{source.__name__}.{name}"

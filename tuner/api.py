@@ -61,16 +61,12 @@ def start(study: str | Path | dict[str, Any], *, trials: int | None = None, time
 
     `ray`: run `workers` workers (default: as many as fit) as actors on the Ray cluster at that address ("auto":
     the one `ray start --head` started on this machine), on a PostgreSQL or MariaDB `storage`; see docs/ray.md."""
-    from tuner import record
 
     cluster = _ray_cluster(study, ray, storage, workers, base_dir)
     try:
         session = open(study, storage=storage, name=name, seed=seed, artifacts=artifacts, base_dir=base_dir,
                        gpus_here=cluster is None)
-        budget = session.budget(trials)
-        if budget is not None:  # workers that join later use the same total
-            session.study.set_user_attr(record.TRIALS, budget)
-        timeout = timeout if timeout is not None else session.spec.budget.timeout
+        budget, timeout = session.limits(trials, timeout)
         if cluster is not None:
             cluster.run(session.study, session.url, budget, timeout, seed)
         else:

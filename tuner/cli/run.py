@@ -56,12 +56,7 @@ def start(
         if cluster is not None:
             cluster.close()
         raise
-    budget = session.budget(trials)
-    if budget is not None:  # workers that join later (`tuner worker`) use the same total
-        from tuner import record
-
-        session.study.set_user_attr(record.TRIALS, budget)
-    timeout = timeout if timeout is not None else session.spec.budget.timeout
+    budget, timeout = session.limits(trials, timeout)
     err_console.print(f"study [bold]{session.study.study_name}[/] in {mask(session.url)}: "
                       f"{session.data.name} ({session.data.task}), optimizing {session.metric.name} "
                       f"({session.metric.direction})", highlight=False)

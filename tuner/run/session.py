@@ -10,18 +10,18 @@ from typing import TYPE_CHECKING
 
 import optuna
 
-from tuner import interrupt
+from tuner import interrupt, record
 from tuner.backend import gpu_count, limit_gpu_memory
 from tuner.data import Dataset, load_data
 from tuner.errors import DataError, SpecError
 from tuner.run import runner, workers
 from tuner.search import multiobjective, space, warmstart
 from tuner.search.metric import Metric, resolve_metric
-from tuner.search.models import TunerModels, models_for
-from tuner.search.user_space import UserModels
+from tuner.search.models import models_for
 from tuner.search.objective import Objective
 from tuner.search.pruning import make_pruner
 from tuner.search.sampler import make_sampler
+from tuner.search.source import ModelSource
 from tuner.search.watch import TrialWatch
 from tuner.spec import GridSpec, StudySpec, load_spec
 from tuner.spec.files import find_study_file
@@ -51,8 +51,13 @@ class Session:
     keeper: BestModelKeeper | None = None  # keeps the best model in that folder
     worker: str = field(default_factory=workers.label)  # who runs the trials, as each trial records it
 
-    def budget(self, trials: int | None = None) -> int | None:
-        return trial_budget(self.spec, trials)
+    def limits(self, trials: int | None, timeout: float | None) -> tuple[int | None, float | None]:
+        """This run's trial budget (`trials` over the study file's: a total for the study, stored with it so that
+        workers that join later use the same) and timeout (`timeout` over the file's)."""
+        budget = trial_budget(self.spec, trials)
+        if budget is not None:
+            self.study.set_user_attr(record.TRIALS, budget)
+        return budget, timeout if timeout is not None else self.spec.budget.timeout
 
     def run(self, trials: int | None, timeout: float | None, on_trial=lambda s: None) -> None:
         """Run until the budget or timeout; Ctrl-C ends the running trial (recorded) and raises KeyboardInterrupt.
@@ -117,14 +122,14 @@ def check(path: Path) -> tuple[StudySpec, Dataset, Metric]:
     return spec, data, metric
 
 
-def prepare(path: Path) -> tuple[StudySpec, Dataset, Metric, TunerModels | UserModels]:
+def prepare(path: Path) -> tuple[StudySpec, Dataset, Metric, ModelSource]:
     """`check`, and the models the study's trials train (the user's own model is built once, with the first
     trial's values, before anything is written)."""
     return prepare_spec(load_spec(path), path.parent, str(path))
 
 
 def prepare_spec(spec: StudySpec, base_dir: Path,
-                 where: str = "study") -> tuple[StudySpec, Dataset, Metric, TunerModels | UserModels]:
+                 where: str = "study") -> tuple[StudySpec, Dataset, Metric, ModelSource]:
     """`prepare` for a study definition already read (`base_dir`: where its relative paths start)."""
     data = load_data(spec.data, spec.task, base_dir)
     metric = resolve_metric(spec.training, data.task, spec.model is not None)
@@ -195,7 +200,7 @@ def join_session(name: str, *, storage: str | None = None, data_dir: str | Path 
     return _session(opened, spec, data, metric, models, base_seed, store.url, artifacts)
 
 
-def _session(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, models: TunerModels | UserModels,
+def _session(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, models: ModelSource,
              seed: int | None, url: str, artifacts: str | Path | None) -> Session:
     """A session whose objective keeps the trial notes and the best model current."""
     from tuner.training.raw_inputs import raw_inputs

@@ -19,7 +19,7 @@ from tuner.spec import Dim, GridSpec, StudySpec
 if TYPE_CHECKING:
     import keras
 
-    from tuner.search.user_space import UserModels
+    from tuner.search.source import ModelSource
 
 
 class TunerModels:
@@ -90,7 +90,7 @@ class TunerModels:
         self.first_trials(f"{where}: warm_start")  # they fit the space
 
 
-def models_for(spec: StudySpec, data: Dataset, roots: Sequence[Path] = ()) -> TunerModels | UserModels:
+def models_for(spec: StudySpec, data: Dataset, roots: Sequence[Path] = ()) -> ModelSource:
     """The models a study's trials train: tuner's, or the user's (`model:`; files looked up under `roots`)."""
     if spec.model is None:
         return TunerModels(spec, data)

@@ -15,7 +15,7 @@ from tuner.search import multiobjective, pruning
 from tuner.search.constraints import record_constraint
 from tuner.search.metric import Metric
 from tuner.search.models import TunerModels
-from tuner.search.user_space import UserModels
+from tuner.search.source import ModelSource
 from tuner.search.watch import TrialHook
 from tuner.spec import StudySpec
 from tuner.store import flush, set_user_attrs
@@ -26,7 +26,7 @@ class Objective:
     the trials' models come from (tuner's own by default)."""
 
     def __init__(self, spec: StudySpec, data: Dataset, metric: Metric, seed: int = 0,
-                 watch: TrialHook | None = None, models: TunerModels | UserModels | None = None) -> None:
+                 watch: TrialHook | None = None, models: ModelSource | None = None) -> None:
         self.spec, self.data, self.metric, self.seed = spec, data, metric, seed
         self.watch = watch
         self.models = models or TunerModels(spec, data)
