@@ -71,13 +71,15 @@ def test_the_shipped_model_is_the_best_trial_refit_on_training_and_validation_ro
     assert "retrained on the 120 training + validation rows" in exported.output
     card = json.loads((workdir / "out" / "hyperparams.json").read_text())
     assert card["refit"] == "yes" and card["trained_rows"] == 120 and card["reproduced"] is None
+    own = study.best_trial.user_attrs["best_epoch"] + 1
+    assert card["epochs"] == max(1, round(own * 120 / 90))  # the trial's epochs scaled to the refit's rows
     assert card["test"] == pytest.approx(kept["test"], abs=1e-6)  # the same refit from the same seed
     text = (workdir / "out" / "MODEL_CARD.md").read_text()
     assert "retrained on the 120 training + validation rows" in text and "this model never trained on" in text
 
     assert cli("export", "tiny", "--out", "trial", "--refit", "no").exit_code == 0
     trial = json.loads((workdir / "trial" / "hyperparams.json").read_text())
-    assert trial["refit"] == "no" and trial["trained_rows"] == len(data.x_train)
+    assert trial["refit"] == "no" and trial["trained_rows"] == len(data.x_train) and trial["epochs"] == own
     assert trial["reproduced"] == pytest.approx(trial["recorded"], abs=1e-6)
     import keras
 

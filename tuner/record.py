@@ -161,6 +161,60 @@ class ModelParams:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ModelCard:
+    """What an export says about its model (hyperparams.json, and MODEL_CARD.md made from it): the trial it is of,
+    the rows it trained on and its scores, its hyperparameters, the data it takes and how to call it."""
+
+    study: str
+    trial: int
+    seed: int
+    epochs: int
+    metric: str
+    direction: str
+    recorded: float  # the trial's value in the study
+    reproduced: float | None  # the same value retrained here (refit "no"), else None
+    refit: str  # "yes", "no" or "all" (REFIT_ROWS)
+    trained_on: str
+    trained_rows: int
+    test_metric: str
+    test: float | None  # on the test rows, where any remain unseen
+    units: str | None
+    n_params: int
+    params: dict[str, Any]
+    hyperparams: dict[str, Any]
+    data: dict[str, Any]  # Dataset.describe()
+    classes: list[Any]
+    inputs: list[str]
+    raw_shape: list[int] | None
+    dtype: str
+    images: bool
+    scaling: str
+    input_lines: list[str]
+    example: list[Any]  # one validation row, raw
+    pick: str | None  # how a class is read from a prediction `p` (classification)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StudyView:
+    """A study as `tuner list` and `tuner status` show it (and print with --json)."""
+
+    name: str
+    direction: str  # "maximize", or one per objective joined by "/"
+    metric: str
+    units: str | None
+    trials: int
+    counts: dict[str, int]  # complete, pruned, failed, running, used, infeasible
+    best_value: float | None
+    best_trial: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def total_params(architecture: list[dict[str, Any]]) -> int:
     """The model's trainable parameters: the sum over its architecture rows."""
     return sum(row["params"] for row in architecture)

@@ -53,16 +53,16 @@ def list_studies(storage: StorageOption = None, as_json: JsonOption = False) -> 
     views = [study_view(optuna.load_study(study_name=s.study_name, storage=store))
              for s in store.get_all_studies()]
     if as_json:
-        console.print_json(json.dumps(views))
+        console.print_json(json.dumps([v.to_dict() for v in views]))
         return
     if not views:
         console.print("no studies in the store yet; run `tuner start digits`")
         return
     table = Table("study", "trials", "complete", "pruned", "failed", "running", "metric", "best")
     for v in views:
-        c = v["counts"]
-        table.add_row(v["name"], str(v["trials"]), str(c["complete"]), str(c["pruned"]), str(c["failed"]),
-                      str(c["running"]), f"{v['metric']} ({v['direction'][:3]})", fmt(v["best_value"]))
+        c = v.counts
+        table.add_row(v.name, str(v.trials), str(c["complete"]), str(c["pruned"]), str(c["failed"]),
+                      str(c["running"]), f"{v.metric} ({v.direction[:3]})", fmt(v.best_value))
     console.print(table)
 
 
@@ -77,20 +77,19 @@ def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = F
     trials = outline.trials(study)
     view = study_view(study, trials)
     definition = studies.definition(study)
-    view["definition"] = definition.spec.model_dump(mode="json")
-    view["data"] = definition.data
     if as_json:
-        console.print_json(json.dumps(view))
+        console.print_json(json.dumps({**view.to_dict(), "definition": definition.spec.model_dump(mode="json"),
+                                       "data": definition.data}))
         return
-    c = view["counts"]
+    c = view.counts
     console.print(f"[bold]{name}[/]: {definition.spec.description or ''}", highlight=False)
     console.print(f"data {json.dumps(definition.data)}", highlight=False)
-    console.print(f"trials {view['trials']}: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, "
+    console.print(f"trials {view.trials}: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, "
                   f"{c['running']} running; budget {definition.spec.budget.trials or '-'}" + _infeasible(c),
                   highlight=False)
-    in_units = f" in {view['units']}" if view["units"] else ""
-    console.print(f"objective {view['metric']} ({view['direction']}{in_units}); best {fmt(view['best_value'])} "
-                  f"(trial {fmt(view['best_trial'])})", highlight=False)
+    in_units = f" in {view.units}" if view.units else ""
+    console.print(f"objective {view.metric} ({view.direction}{in_units}); best {fmt(view.best_value)} "
+                  f"(trial {fmt(view.best_trial)})", highlight=False)
     table = Table("trial", "state", "value", "units", "params", "epochs", "seconds", "note")
     for t in outline.whole(study, trials[-15:]):
         a = t.user_attrs

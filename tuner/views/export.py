@@ -42,72 +42,73 @@ def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
     return trial
 
 
-def model_card(card: dict[str, Any], rows: list[dict[str, Any]], description: str) -> str:
-    d = card["data"]
-    in_units = f" (in {card['units']})" if card["units"] else ""
-    refit = card.get("refit", "no")
+def model_card(card: record.ModelCard, rows: list[dict[str, Any]], description: str) -> str:
+    d = card.data
+    in_units = f" (in {card.units})" if card.units else ""
+    refit = card.refit
     if refit == "all":
         test = f"- no unseen score: this model also trained on the {d['test'][0]} test rows (refit: all)" \
             if d.get("test") else "- no test rows (data.test_split: 0)"
-    elif card["test"] is not None:
-        test = (f"- {card['test_metric']}: {card['test']:.4f} on {d['test'][0]} test rows that no trial trained, was "
+    elif card.test is not None:
+        test = (f"- {card.test_metric}: {card.test:.4f} on {d['test'][0]} test rows that no trial trained, was "
                 f"pruned or was chosen on" + (", and this model never trained on" if refit == "yes" else ""))
     else:
         test = "- no test rows (data.test_split: 0)"
-    score = f"- {card['metric']} ({card['direction']}){in_units}: {card['recorded']:.4f} in the study, "
+    score = f"- {card.metric} ({card.direction}){in_units}: {card.recorded:.4f} in the study, "
     if refit == "no":
-        scores = [score + f"{card['reproduced']:.4f} retrained here (seed {card['seed']}, {card['epochs']} epochs, "
+        scores = [score + f"{card.reproduced:.4f} retrained here (seed {card.seed}, {card.epochs} epochs, "
                   f"on the trial's own training rows)"]
     else:
         scores = [score + f"the trial's score on the {d['validation'][0]} validation rows (it trained on the "
                   f"{d['train'][0]} training rows)",
-                  f"- this model: the trial retrained on the {card['trained_rows']} {card['trained_on']} rows "
-                  f"(seed {card['seed']}, {card['epochs']} epochs; `refit: no` exports the trial as it ran)"]
-    lines = [f"# {card['study']}, trial {card['trial']}", "", description or "", "",
+                  f"- this model: the trial retrained on the {card.trained_rows} {card.trained_on} rows "
+                  f"(seed {card.seed}, {card.epochs} epochs: the trial's best epoch count scaled to these rows; "
+                  f"`refit: no` exports the trial as it ran)"]
+    lines = [f"# {card.study}, trial {card.trial}", "", description or "", "",
              "## Data", "",
              f"- set: {d['name']} ({d['task']}), {d['train'][0]} training / {d['validation'][0]} validation rows, "
              f"{d['features']} features" + (f" shaped {d['shape']}" if d.get("shape") else ""),
-             f"- classes: {len(card['classes'])}, names in `{CLASSES_FILE}` in the order of the model's outputs"
-             if card["classes"] else f"- target: {d.get('target', 'one number')}, predicted in its own units",
-             *(f"- {line}" for line in card["input_lines"]),
+             f"- classes: {len(card.classes)}, names in `{CLASSES_FILE}` in the order of the model's outputs"
+             if card.classes else f"- target: {d.get('target', 'one number')}, predicted in its own units",
+             *(f"- {line}" for line in card.input_lines),
              "", "## Metric", "",
              *scores, test,
              "", "## Architecture", "",
-             f"{card['hyperparams']['family']} layers, activation {card['hyperparams']['activation']}, "
-             f"learning rate {card['hyperparams']['learning_rate']:g}, batch size "
-             f"{card['hyperparams']['batch_size']}; **{card['n_params']} parameters**", "",
+             f"{card.hyperparams['family']} layers, activation {card.hyperparams['activation']}, "
+             f"learning rate {card.hyperparams['learning_rate']:g}, batch size "
+             f"{card.hyperparams['batch_size']}; **{card.n_params} parameters**", "",
              "| layer | units | parameters | dropout | L2 |", "|---|---|---|---|---|"]
     lines += [f"| {r['layer']} | {fmt(r['units'])} | {r['params']} | {fmt(r['dropout'])} | {fmt(r['l2'])} |"
               for r in rows]
-    if card["images"]:
-        shape = card["raw_shape"]
-        divided = " (the division by 255 is its first layer)" if card["scaling"].startswith("scaled") else ""
+    if card.images:
+        shape = card.raw_shape
+        divided = " (the division by 255 is its first layer)" if card.scaling.startswith("scaled") else ""
         lines += ["", "## Use", "", f"`{MODEL_FILE}` takes images of {shape[0]} x {shape[1]} pixels with {shape[2]} "
                   f"channel(s), pixel values 0-255 as they are read{divided}.", "",
                   "```python", "import json, keras, numpy as np",
                   f"model, classes = keras.models.load_model(\"{MODEL_FILE}\"), json.load(open(\"{CLASSES_FILE}\"))",
                   f"image = keras.utils.img_to_array(keras.utils.load_img(\"digit.png\", "
                   f"color_mode=\"{'grayscale' if shape[2] == 1 else 'rgb'}\", target_size=({shape[0]}, {shape[1]})))",
-                  "p = model.predict(image[None], verbose=0)", f"print(classes[{card.get('pick', PICK)}])", "```", ""]
+                  "p = model.predict(image[None], verbose=0)", f"print(classes[{card.pick or PICK}])", "```", ""]
         return "\n".join(lines)
-    dtype, shape, scaled = card["dtype"], card["raw_shape"], card["scaling"].startswith("scaled")
-    row = ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in card["example"])
+    dtype, shape, scaled = card.dtype, card.raw_shape, card.scaling.startswith("scaled")
+    row = ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in card.example)
     if shape:  # a loader's rows: in their own shape and dtype
         x = f"np.array([{row}], dtype=\"{dtype}\").reshape(1, {', '.join(str(n) for n in shape)})"
         lines += ["", "## Use", "", f"`{MODEL_FILE}` takes inputs as the loader gives them: {dtype}, shaped "
-                  f"{tuple(shape)} a row; {card['scaling']}{', as its first layer' if scaled else ''}.", "",
+                  f"{tuple(shape)} a row; {card.scaling}{', as its first layer' if scaled else ''}.", "",
                   "```python"]
     else:
         x = f"np.array([[{row}]])" if dtype.startswith("float") else f"np.array([[{row}]], dtype=\"{dtype}\")"
-        how = "the scaling fitted on the training rows is its first layer" if scaled else f"{dtype}, {card['scaling']}"
+        how = "the scaling fitted on the training rows is its first layer" if scaled else f"{dtype}, {card.scaling}"
         lines += ["", "## Use", "",
                   f"`{MODEL_FILE}` takes raw input rows, as in the data the study was tuned on ({how}), "
-                  f"{len(card['inputs'])} values a row, in this order:", "",
-                  ", ".join(f"`{name}`" for name in card["inputs"]), "", "```python"]
-    if card["classes"]:
+                  f"{len(card.inputs)} values a row, in this order:", "",
+                  ", ".join(f"`{name}`" for name in card.inputs), "", "```python"]
+    if card.classes:
         lines += ["import json, keras, numpy as np",
                   f"model, classes = keras.models.load_model(\"{MODEL_FILE}\"), json.load(open(\"{CLASSES_FILE}\"))",
-                  f"p = model.predict({x}, verbose=0)", f"print(classes[{card.get('pick', PICK)}])"]
+                  f"p = model.predict({x}, verbose=0)", f"print(classes[{card.pick or PICK}])"]
     else:
         lines += ["import keras, numpy as np", f"model = keras.models.load_model(\"{MODEL_FILE}\")",
                   f"print(float(model.predict({x}, verbose=0)[0, 0]))  # {d.get('target', '')}"]

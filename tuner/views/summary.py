@@ -162,12 +162,12 @@ def trial_view(trial: FrozenTrial) -> dict[str, Any]:
             "attrs": attrs}
 
 
-def study_view(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> dict[str, Any]:
+def study_view(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> record.StudyView:
     """Name, objective, counts and best value; from the study's outline unless `trials` are given."""
     trials = outline.trials(study) if trials is None else trials
     best = best_trial(study, trials)
-    counts = Counts.of(trials)
-    return {"name": study.study_name, "direction": "/".join(d.name.lower() for d in study.directions),
-            "metric": study.user_attrs.get(record.METRIC, "value"), "units": metric_units(study), "trials": len(trials),
-            "counts": counts.__dict__, "best_value": best.values[0] if best else None,
-            "best_trial": best.number if best else None}
+    return record.StudyView(
+        name=study.study_name, direction="/".join(d.name.lower() for d in study.directions),
+        metric=study.user_attrs.get(record.METRIC, "value"), units=metric_units(study), trials=len(trials),
+        counts=dict(Counts.of(trials).__dict__), best_value=best.values[0] if best else None,
+        best_trial=best.number if best else None)
