@@ -34,7 +34,7 @@ def test_built_model_matches_hyperparams(layers: tuple[Layer, ...]) -> None:
         expected += fan_in * units + units
         fan_in = units
     assert model.count_params() == expected == count_params(hp, 13, 3)
-    assert [row["params"] for row in architecture(hp, 13, 3)] == [d.count_params() for d in dense]
+    assert [row.params for row in architecture(hp, 13, 3)] == [d.count_params() for d in dense]
 
 
 def test_regression_head_is_linear_with_one_output() -> None:

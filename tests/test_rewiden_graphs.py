@@ -71,7 +71,7 @@ def rebuilds(serialized: dict[str, Any], found: rewiden.Found, x: Any, out_shape
         drawn = {g.name: int(rng.integers(max(1, g.width // 4), g.width * 4 + 1)) for g in found.groups}
         model = rewiden.rebuild(serialized, {n: drawn[g.name] for g in found.groups for n in g.layers}, 1e-4, 0.1)
         assert tuple(model(x).shape) == out_shape
-        assert sum(row["params"] for row in usermodels.rows(model)) == model.count_params()
+        assert sum(row.params for row in usermodels.rows(model)) == model.count_params()
         for group in found.groups:
             assert {width_of(model.get_layer(n)) for n in group.layers} == {drawn[group.name]}
             assert all(model.get_layer(f"{n}_dropout").rate == 0.1 for n in group.layers)

@@ -215,6 +215,22 @@ class StudyView:
         return asdict(self)
 
 
-def total_params(architecture: list[dict[str, Any]]) -> int:
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of a model's architecture (the last row is the output), as a trial's `architecture` attribute stores
+    it: the layer, its width (units or filters; None where it has none), its parameters, and the dropout and L2
+    tuner gave it (None where the user's own code decides)."""
+
+    layer: str
+    units: int | None
+    params: int
+    dropout: float | None
+    l2: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def total_params(architecture: list[LayerRow]) -> int:
     """The model's trainable parameters: the sum over its architecture rows."""
-    return sum(row["params"] for row in architecture)
+    return sum(row.params for row in architecture)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from tuner.data import Dataset
-from tuner.record import Hyperparams
+from tuner.record import Hyperparams, LayerRow
 from tuner.search import space, warmstart
 from tuner.spec import Dim, GridSpec, StudySpec
 
@@ -39,7 +39,7 @@ class TunerModels:
     def from_trial(self, trial: optuna.trial.FrozenTrial) -> Hyperparams:
         return self.from_params(trial.params)
 
-    def architecture(self, hp: Hyperparams, model: Any = None) -> list[dict[str, Any]]:
+    def architecture(self, hp: Hyperparams, model: Any = None) -> list[LayerRow]:
         from tuner.training.model import architecture
 
         return architecture(hp, self.data.n_features, self.data.n_outputs, self.data.shape)

@@ -45,7 +45,8 @@ class Objective:
         rows = self.models.architecture(hp, model)
         n_params = record.total_params(rows)
         widths = self.models.widths(hp)
-        set_user_attrs(trial, {record.UNITS: widths["units"], record.N_PARAMS: n_params, record.ARCHITECTURE: rows,
+        set_user_attrs(trial, {record.UNITS: widths["units"], record.N_PARAMS: n_params,
+                               record.ARCHITECTURE: [row.to_dict() for row in rows],
                                record.SEED: seed, record.DROPOUT: widths["dropout"], record.L2: widths["l2"]})
         record_constraint(trial, n_params, self.spec.max_params)  # over budget: pruned here, never trained
         if self.watch is not None:

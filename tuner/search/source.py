@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     import keras
     import optuna
 
+    from tuner.record import LayerRow
     from tuner.spec import Dim
 
 
@@ -26,8 +27,8 @@ class ModelSource(Protocol):
 
     def build(self, hp: Any, first: bool = False) -> keras.Model: ...
 
-    def architecture(self, hp: Any, model: Any) -> list[dict[str, Any]]:
-        """One row per layer: layer, units, params, dropout, l2."""
+    def architecture(self, hp: Any, model: Any) -> list[LayerRow]:
+        """One row per layer that has weights, the output last."""
 
     def widths(self, hp: Any) -> dict[str, list[float]]:
         """What the trial's record lists per layer."""

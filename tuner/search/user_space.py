@@ -13,7 +13,7 @@ import optuna
 from tuner import record
 from tuner.data import Dataset
 from tuner.errors import SpecError, first_line
-from tuner.record import WIDTH_MULTIPLIER, ModelParams
+from tuner.record import WIDTH_MULTIPLIER, LayerRow, ModelParams
 from tuner.search import space, warmstart
 from tuner.spec import Dim, GridSpec, StudySpec
 
@@ -214,7 +214,7 @@ class UserModels:
             usermodels.set_learning_rate(model, hp.learning_rate)
         return model
 
-    def architecture(self, hp: ModelParams, model: keras.Model) -> list[dict[str, Any]]:
+    def architecture(self, hp: ModelParams, model: keras.Model) -> list[LayerRow]:
         from tuner.training import usermodels
 
         if not self.model.rewidens:

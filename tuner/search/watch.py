@@ -3,11 +3,11 @@ trained (its dashboard note, and its model when it beats the study's best)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import optuna
 
-from tuner.record import Hyperparams
+from tuner.record import Hyperparams, LayerRow
 from tuner.views import notes
 from tuner.views.artifacts import BestModelKeeper
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class TrialHook(Protocol):
     """Called by the objective at a trial's start and after its training; neither may fail the trial."""
 
-    def started(self, trial: optuna.Trial, hp: Hyperparams, architecture: list[dict[str, Any]]) -> None: ...
+    def started(self, trial: optuna.Trial, hp: Hyperparams, architecture: list[LayerRow]) -> None: ...
 
     def trained(self, trial: optuna.Trial, model: keras.Model, history: dict[str, list[float]]) -> None: ...
 
@@ -29,7 +29,7 @@ class TrialWatch:
     def __init__(self, keeper: BestModelKeeper | None = None) -> None:
         self.keeper = keeper
 
-    def started(self, trial: optuna.Trial, hp: Hyperparams, architecture: list[dict[str, Any]]) -> None:
+    def started(self, trial: optuna.Trial, hp: Hyperparams, architecture: list[LayerRow]) -> None:
         notes.save_trial_note(trial, notes.trial_note(trial.number, architecture, hp))
 
     def trained(self, trial: optuna.Trial, model: keras.Model, history: dict[str, list[float]]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tuner.errors import SpecError
-from tuner.record import Hyperparams
+from tuner.record import Hyperparams, LayerRow
 
 if TYPE_CHECKING:
     import keras
@@ -32,9 +32,9 @@ def check(family: str, shape: tuple[int, ...] | None) -> None:
                         f"the data is shaped {list(shape) if shape else 'flat'}")
 
 
-def architecture(hp: Hyperparams, shape: tuple[int, ...], n_outputs: int) -> list[dict[str, Any]]:
+def architecture(hp: Hyperparams, shape: tuple[int, ...], n_outputs: int) -> list[LayerRow]:
     """One row per hidden layer and the output: width, parameters, dropout, L2 (no Keras needed)."""
-    rows: list[dict[str, Any]] = []
+    rows: list[LayerRow] = []
     fan_in, size = shape[-1], list(shape[:2])
     for i, layer in enumerate(hp.layers):
         w = layer.units
@@ -44,13 +44,11 @@ def architecture(hp: Hyperparams, shape: tuple[int, ...], n_outputs: int) -> lis
         else:
             bias = 2 * w if hp.family == "gru" else w  # Keras 3 GRU keeps two biases (reset_after=True)
             params = GATES[hp.family] * (fan_in * w + w * w + bias)
-        rows.append({"layer": f"{hp.family}_{i}", "units": w, "params": params, "dropout": layer.dropout,
-                     "l2": layer.l2})
+        rows.append(LayerRow(f"{hp.family}_{i}", w, params, layer.dropout, layer.l2))
         fan_in = w
     if hp.family == "conv2d":
         fan_in *= size[0] * size[1]  # the last feature maps, flattened
-    rows.append({"layer": "output", "units": n_outputs, "params": fan_in * n_outputs + n_outputs,
-                 "dropout": 0.0, "l2": 0.0})
+    rows.append(LayerRow("output", n_outputs, fan_in * n_outputs + n_outputs, 0.0, 0.0))
     return rows
 
 

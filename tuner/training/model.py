@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tuner.record import Hyperparams, total_params
+from tuner.record import Hyperparams, LayerRow, total_params
 
 if TYPE_CHECKING:
     import keras
 
 
 def architecture(hp: Hyperparams, n_features: int, n_outputs: int,
-                 shape: tuple[int, ...] | None = None) -> list[dict[str, Any]]:
+                 shape: tuple[int, ...] | None = None) -> list[LayerRow]:
     """One row per Dense layer (hidden layers, then the output): units, parameters (n*m+m), dropout, L2."""
     if hp.family != "dense":
         from tuner.training import families
@@ -19,11 +19,9 @@ def architecture(hp: Hyperparams, n_features: int, n_outputs: int,
         return families.architecture(hp, shape or (n_features,), n_outputs)
     rows, fan_in = [], n_features
     for i, layer in enumerate(hp.layers):
-        rows.append({"layer": f"dense_{i}", "units": layer.units, "params": fan_in * layer.units + layer.units,
-                     "dropout": layer.dropout, "l2": layer.l2})
+        rows.append(LayerRow(f"dense_{i}", layer.units, fan_in * layer.units + layer.units, layer.dropout, layer.l2))
         fan_in = layer.units
-    rows.append({"layer": "output", "units": n_outputs, "params": fan_in * n_outputs + n_outputs,
-                 "dropout": 0.0, "l2": 0.0})
+    rows.append(LayerRow("output", n_outputs, fan_in * n_outputs + n_outputs, 0.0, 0.0))
     return rows
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tuner.errors import SpecError, TrialFailed
+from tuner.record import LayerRow
 from tuner.training.model import loss_and_metric, make_optimizer
 from tuner.training.rewiden import WIDTH_KEYS
 
@@ -91,7 +92,7 @@ def set_learning_rate(model: keras.Model, learning_rate: float) -> None:
 
 
 def rows(model: keras.Model, dropout: dict[str, float] | None = None,
-         l2: dict[str, float] | None = None) -> list[dict[str, Any]]:
+         l2: dict[str, float] | None = None) -> list[LayerRow]:
     """One row per layer that has weights (the last one is the output): width (units or filters) where it has one,
     parameters (Keras's own count, so they add up to `model.count_params()`), and the dropout and L2 tuner gave it
     (None where the user's own code decides)."""
@@ -101,9 +102,9 @@ def rows(model: keras.Model, dropout: dict[str, float] | None = None,
         if not params:
             continue
         key = WIDTH_KEYS.get(type(layer).__name__)
-        table.append({"layer": layer.name, "units": getattr(layer, key) if key else None, "params": int(params),
-                      "dropout": None if dropout is None else dropout.get(layer.name, 0.0),
-                      "l2": None if l2 is None else l2.get(layer.name, 0.0)})
+        table.append(LayerRow(layer.name, getattr(layer, key) if key else None, int(params),
+                              None if dropout is None else dropout.get(layer.name, 0.0),
+                              None if l2 is None else l2.get(layer.name, 0.0)))
     return table
 
 

@@ -4,7 +4,6 @@ file names; and the trial table as CSV. Reads the store; never imports Keras."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -42,7 +41,7 @@ def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
     return trial
 
 
-def model_card(card: record.ModelCard, rows: list[dict[str, Any]], description: str) -> str:
+def model_card(card: record.ModelCard, rows: list[record.LayerRow], description: str) -> str:
     d = card.data
     in_units = f" (in {card.units})" if card.units else ""
     refit = card.refit
@@ -78,7 +77,7 @@ def model_card(card: record.ModelCard, rows: list[dict[str, Any]], description: 
              f"learning rate {card.hyperparams['learning_rate']:g}, batch size "
              f"{card.hyperparams['batch_size']}; **{card.n_params} parameters**", "",
              "| layer | units | parameters | dropout | L2 |", "|---|---|---|---|---|"]
-    lines += [f"| {r['layer']} | {fmt(r['units'])} | {r['params']} | {fmt(r['dropout'])} | {fmt(r['l2'])} |"
+    lines += [f"| {r.layer} | {fmt(r.units)} | {r.params} | {fmt(r.dropout)} | {fmt(r.l2)} |"
               for r in rows]
     if card.images:
         shape = card.raw_shape

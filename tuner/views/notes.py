@@ -6,7 +6,7 @@ from typing import Any
 
 import optuna
 
-from tuner.record import Hyperparams, Metric, total_params
+from tuner.record import Hyperparams, LayerRow, Metric, total_params
 from tuner.spec import Dim, StudySpec
 from tuner.store import of
 from tuner.views.format import fmt
@@ -52,15 +52,15 @@ def study_note(spec: StudySpec, data: dict[str, Any], metric: Metric, name: str,
     return "\n".join(lines) + "\n"
 
 
-def trial_note(number: int, architecture: list[dict[str, Any]], hp: Hyperparams) -> str:
+def trial_note(number: int, architecture: list[LayerRow], hp: Hyperparams) -> str:
     """The trial's architecture as a table (layer, units, params, dropout, L2) and its other settings."""
-    hidden = [row["units"] for row in architecture[:-1]]
+    hidden = [row.units for row in architecture[:-1]]
     total = total_params(architecture)
     lines = [f"### Trial {number}: {len(hidden)} layer(s) {hidden}, {total:,} parameters", "",
              "| layer | units | params | dropout | L2 |", "|---|---:|---:|---:|---:|"]
     for row in architecture:
-        lines.append(f"| {row['layer']} | {fmt(row['units'])} | {row['params']:,} | {_short(row['dropout'])} | "
-                     f"{_short(row['l2'])} |")
+        lines.append(f"| {row.layer} | {fmt(row.units)} | {row.params:,} | {_short(row.dropout)} | "
+                     f"{_short(row.l2)} |")
     lines += ["", f"activation {hp.activation}, learning rate {hp.learning_rate:g}, batch size {hp.batch_size}"]
     return "\n".join(lines) + "\n"
 
