@@ -5,6 +5,11 @@ runner on a worker's storage (write-back, heartbeats, the budget lock), as `tune
     PYTHONPATH=. .venv/bin/python benchmarks/bench_scale.py                  # a fresh database on 127.0.0.1:5432
     PYTHONPATH=. .venv/bin/python benchmarks/bench_scale.py --storage postgresql+psycopg://tuner:PW@db-host/bench
     PYTHONPATH=. .venv/bin/python benchmarks/bench_scale.py --workers 1,4 --trials 100
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_scale.py --workers 16,64 --store tuner,optuna
+
+`--store optuna` gives the workers Optuna's own `_CachedStorage` over the same database in place of tuner's
+write-back (tuner.store.writeback), each write going to the database when it is made; rows of both, side by side,
+say what the write-back is worth where many workers share one database.
 
 Each row is a study of its own in the same database. Throughput is counted from the first trial's start to the last
 trial's end as stored (process start-up left out). The lock columns come from timing each worker's acquire and
@@ -13,6 +18,8 @@ share of the row's time (from the start signal to the last worker's end) some wo
 time puts on any number of workers, and how long a worker waited for it. `counting`: the part of a hold spent
 counting the budget, `counted`: the trials each count went through (the finished ones at the front are counted once
 and skipped after). `worker CPU`: the workers' own CPU time per trial (the database server's is not in it).
+`db time` and `commits`: the database's active time and committed transactions per trial (pg_stat_database, the
+server's side of what every worker shares).
 """
 
 from __future__ import annotations
@@ -66,38 +73,43 @@ class TimedLock:
         self.lock.close()
 
 
-def work(url: str, name: str, budget: int, ready: Any, results: Any) -> None:
-    """One worker process: tuner's run storage and runner on the shared budget, once every worker is ready."""
+def work(url: str, name: str, budget: int, store: str, ready: Any, results: Any) -> None:
+    """One worker process: tuner's run storage (or Optuna's, `store` "optuna") and runner on the shared budget, once
+    every worker is ready."""
     import optuna
 
     from tuner.run import runner
     from tuner.store import buffered, open_storage
+    from tuner.store.interface import OptunaStorage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-    storage = buffered(open_storage(url))
+    if store == "optuna":  # the runner reaches it through tuner.store.of: an OptunaStorage made at each call
+        storage, target = optuna.storages._CachedStorage(open_storage(url)), OptunaStorage
+    else:
+        storage = target = buffered(open_storage(url))
     study = optuna.load_study(study_name=name, storage=storage,
                               sampler=optuna.samplers.RandomSampler(seed=os.getpid()))
-    storage.trials_from(study._study_id, 0)  # connected before the start
+    storage.get_all_trials(study._study_id, deepcopy=False)  # connected before the start
     timed: list[TimedLock] = []
-    untimed = storage.budget_lock
+    untimed = target.budget_lock
 
-    def budget_lock(study_name: str) -> TimedLock:  # the runner's lock, timed
-        timed.append(TimedLock(untimed(study_name)))
+    def budget_lock(*args: Any) -> TimedLock:  # the runner's lock, timed ((self, name) on the class)
+        timed.append(TimedLock(untimed(*args)))
         return timed[-1]
 
-    storage.budget_lock = budget_lock
+    target.budget_lock = budget_lock
     counting = [0.0, 0]  # seconds in the runner's count of the budget (under the lock), trials it went through
-    listed = storage.trials_from
+    listed = target.trials_from
 
-    def trials_from(study_id: int, number: int) -> list[Any]:
+    def trials_from(*args: Any) -> list[Any]:
         started = time.perf_counter()
-        trials = listed(study_id, number)
+        trials = listed(*args)
         counting[0] += time.perf_counter() - started
         counting[1] += len(trials)
         return trials
 
-    storage.trials_from = trials_from
+    target.trials_from = trials_from
     ready.wait(120)
     cpu = time.process_time()
     runner.run(study, objective, trials=budget, timeout=None)
@@ -138,7 +150,19 @@ class Peak:
         self._thread.join(10)
 
 
-def row(url: str, workers: int, budget: int) -> dict[str, float]:
+def database_totals(url: str) -> tuple[float, int]:
+    """The study database's active time (ms) and committed transactions so far (pg_stat_database)."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[-1].split("?")[0]
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute("SELECT pg_stat_force_next_flush()")
+        active, commits = admin.execute("SELECT active_time, xact_commit FROM pg_stat_database WHERE datname = %s",
+                                        (name,)).fetchone()
+    return float(active), int(commits)
+
+
+def row(url: str, workers: int, budget: int, store: str = "tuner") -> dict[str, float]:
     """One study worked on by `workers` processes until `budget` trials are complete."""
     import optuna
 
@@ -151,18 +175,22 @@ def row(url: str, workers: int, budget: int) -> dict[str, float]:
     context = multiprocessing.get_context("forkserver")
     ready, results = context.Event(), context.Queue()
     with Peak(url) as seen:
-        procs = [context.Process(target=work, args=(url, name, budget, ready, results)) for _ in range(workers)]
+        procs = [context.Process(target=work, args=(url, name, budget, store, ready, results))
+                 for _ in range(workers)]
         for proc in procs:
             proc.start()
         deadline = time.monotonic() + 120
         while seen.peak < workers and time.monotonic() < deadline:
             time.sleep(0.05)
+        db_before = database_totals(url)
         ready.set()
         went = time.monotonic()
         stats = [results.get(timeout=600) for _ in procs]
         wall = time.monotonic() - went
         for proc in procs:
             proc.join(60)
+    time.sleep(1.0)  # the workers' last statistics reach the server's view
+    db_after = database_totals(url)
     if any(proc.exitcode != 0 for proc in procs):
         raise SystemExit(f"a worker failed: exit codes {[proc.exitcode for proc in procs]}")
     reader = open_storage(url, heartbeat=False)
@@ -172,7 +200,8 @@ def row(url: str, workers: int, budget: int) -> dict[str, float]:
     assert len(complete) == budget == len(trials), (len(complete), len(trials), budget)
     span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
     held, holds = sum(s[0] for s in stats), sum(s[1] for s in stats)
-    return {"workers": workers, "trials": budget, "seconds": span, "rate": budget / span,
+    return {"store": store, "db_ms": (db_after[0] - db_before[0]) / budget,
+            "commits": (db_after[1] - db_before[1]) / budget, "workers": workers, "trials": budget, "seconds": span, "rate": budget / span,
             "sleep_ceiling": workers / (STEPS * SLEEP), "hold_ms": 1000 * held / budget, "busy": held / wall,
             "lock_ceiling": budget / held, "wait_ms": 1000 * sum(s[2] for s in stats) / holds,
             "cpu_ms": 1000 * sum(s[3] for s in stats) / budget, "count_ms": 1000 * sum(s[4] for s in stats) / holds,
@@ -201,6 +230,8 @@ def main() -> None:
                                           "afterwards)")
     parser.add_argument("--workers", default="1,4,16,64", help="worker counts, one row each (default 1,4,16,64)")
     parser.add_argument("--trials", type=int, default=320, help="trials per row (default 320)")
+    parser.add_argument("--store", default="tuner", help="tuner (its write-back), optuna (Optuna's _CachedStorage) "
+                                                         "or both, comma-separated: a row of each, side by side")
     args = parser.parse_args()
     import optuna
 
@@ -211,21 +242,22 @@ def main() -> None:
     multiprocessing.get_context("forkserver").set_forkserver_preload(["tuner.store", "tuner.run.runner", "optuna"])
     created, url = fresh_database() if args.storage is None else (None, args.storage)
     try:
-        rows = [row(url, int(n), args.trials) for n in args.workers.split(",")]
+        rows = [row(url, int(n), args.trials, store) for n in args.workers.split(",")
+                for store in args.store.split(",")]
     finally:
         if created is not None:
             drop_database(created)
     print(f"store: {mask(url)}{' (created and dropped)' if created else ''}, cores: {os.cpu_count()}, "
           f"trial: {STEPS} reports after {SLEEP * 1000:.0f} ms sleeps each ({STEPS * SLEEP * 1000:.0f} ms a trial), "
           f"{connections_per_worker(url)} connection(s) a worker")
-    print(f"{'workers':>7} {'trials':>6} {'time':>7} {'trials/s':>9} {'sleep ceiling':>14} {'lock held':>10} "
+    print(f"{'store':>6} {'workers':>7} {'trials':>6} {'time':>7} {'trials/s':>9} {'sleep ceiling':>14} {'lock held':>10} "
           f"{'lock busy':>9} {'lock ceiling':>13} {'lock wait':>10} {'counting':>9} {'counted':>8} "
-          f"{'worker CPU':>11} {'connections':>11}")
+          f"{'worker CPU':>11} {'db time':>8} {'commits':>7} {'connections':>11}")
     for r in rows:
-        print(f"{r['workers']:>7} {r['trials']:>6} {r['seconds']:>6.2f}s {r['rate']:>9.1f} "
+        print(f"{r['store']:>6} {r['workers']:>7} {r['trials']:>6} {r['seconds']:>6.2f}s {r['rate']:>9.1f} "
               f"{r['sleep_ceiling']:>12.0f}/s {r['hold_ms']:>8.2f}ms {100 * r['busy']:>8.0f}% "
               f"{r['lock_ceiling']:>11.0f}/s {r['wait_ms']:>8.1f}ms {r['count_ms']:>7.2f}ms {r['counted']:>8.0f} "
-              f"{r['cpu_ms']:>9.1f}ms {r['peak']:>11}")
+              f"{r['cpu_ms']:>9.1f}ms {r['db_ms']:>6.2f}ms {r['commits']:>7.1f} {r['peak']:>11}")
     alone, most = min(rows, key=lambda r: r["workers"]), max(rows, key=lambda r: r["workers"])
     print(f"lock held {alone['hold_ms']:.2f} ms a trial with {alone['workers']} worker(s): a ceiling of "
           f"~{alone['lock_ceiling']:.0f} trials/s on one study however many workers; with {most['workers']} it is "

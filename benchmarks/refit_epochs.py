@@ -1,10 +1,10 @@
 """Refit's epoch count: the best trial's own (`best_epoch + 1`) against it scaled to the larger set of rows.
 
 For every stored `tuner` cell of benchmarks/shipped.py (its card holds the trial's hyperparameters, seed and epochs),
-the model is trained again on training + validation rows as `tuner export` does, once for the card's epochs and once
-for them times (training + validation rows) / training rows, and scored on the rows no tool saw. The first must give
-the cell's own test score back (the same retraining); the second is the alternative. No search runs: one process,
-about two seconds a model.
+the model is trained again on training + validation rows as `tuner export` does, once for the trial's own epoch count
+(as the cells' exports did) and once for it times (training + validation rows) / training rows (as exports do now),
+and scored on the rows no tool saw. The first gives the cell's own test score back, up to TensorFlow's run-to-run
+differences. No search runs: one process, a few seconds a model.
 
     python benchmarks/refit_epochs.py                    # every stored tuner cell
     python benchmarks/refit_epochs.py --cells 'noisy10/*/60/*'
