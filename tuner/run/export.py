@@ -71,7 +71,7 @@ def refit_epochs(epochs: int, trained: int, rows: int) -> int:
     """The epochs a refit trains for: the trial's `epochs` on its `trained` rows, scaled to the `rows` it has now
     (the same count when they are the trial's own). Measured on the benchmark's stored searches
     (benchmarks/refit_epochs.py, docs/exporting.md): the scaled count scores higher on the rows no tool saw on
-    noisy10 and mixture10 and within a test row of the trial's own count on digits."""
+    noisy10 and mixture10, one or two test rows of 360 lower on digits in two runs of three."""
     return max(1, round(epochs * rows / trained))
 
 

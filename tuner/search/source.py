@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import keras
@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from tuner.spec import Dim
 
 
-@runtime_checkable
 class ModelSource(Protocol):
     """A trial's hyperparameters (sampled, or read back from a stored trial), its model and its description."""
 
