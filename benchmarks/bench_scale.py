@@ -9,7 +9,8 @@ runner on a worker's storage (write-back, heartbeats, the budget lock), as `tune
 
 `--store optuna` gives the workers Optuna's own `_CachedStorage` over the same database in place of tuner's
 write-back (tuner.store.writeback), each write going to the database when it is made; rows of both, side by side,
-say what the write-back is worth where many workers share one database.
+say what the write-back is worth where many workers share one database. `--store optuna-insert` (and the other
+names of benchmarks/store_pieces.py) keeps the write-back but turns off one piece of it.
 
 Each row is a study of its own in the same database. Throughput is counted from the first trial's start to the last
 trial's end as stored (process start-up left out). The lock columns come from timing each worker's acquire and
@@ -27,11 +28,16 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import sys
 import threading
 import time
 import uuid
 import warnings
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import store_pieces  # noqa: E402
 
 STEPS, SLEEP = 3, 0.02  # a trial: three reported epochs, each after this sleep
 ADMIN = "host=127.0.0.1 port=5432 dbname=postgres user=postgres"  # the local server, for the default database
@@ -87,6 +93,7 @@ def work(url: str, name: str, budget: int, store: str, ready: Any, results: Any)
     if store == "optuna":  # the runner reaches it through tuner.store.of: an OptunaStorage made at each call
         storage, target = optuna.storages._CachedStorage(open_storage(url)), OptunaStorage
     else:
+        store_pieces.apply(store)
         storage = target = buffered(open_storage(url))
     study = optuna.load_study(study_name=name, storage=storage,
                               sampler=optuna.samplers.RandomSampler(seed=os.getpid()))
@@ -230,8 +237,9 @@ def main() -> None:
                                           "afterwards)")
     parser.add_argument("--workers", default="1,4,16,64", help="worker counts, one row each (default 1,4,16,64)")
     parser.add_argument("--trials", type=int, default=320, help="trials per row (default 320)")
-    parser.add_argument("--store", default="tuner", help="tuner (its write-back), optuna (Optuna's _CachedStorage) "
-                                                         "or both, comma-separated: a row of each, side by side")
+    parser.add_argument("--store", default="tuner", help="tuner (its write-back), optuna (Optuna's _CachedStorage), "
+                                                         "a piece of benchmarks/store_pieces.py turned off, or "
+                                                         "several, comma-separated: a row of each, side by side")
     args = parser.parse_args()
     import optuna
 
@@ -250,11 +258,11 @@ def main() -> None:
     print(f"store: {mask(url)}{' (created and dropped)' if created else ''}, cores: {os.cpu_count()}, "
           f"trial: {STEPS} reports after {SLEEP * 1000:.0f} ms sleeps each ({STEPS * SLEEP * 1000:.0f} ms a trial), "
           f"{connections_per_worker(url)} connection(s) a worker")
-    print(f"{'store':>6} {'workers':>7} {'trials':>6} {'time':>7} {'trials/s':>9} {'sleep ceiling':>14} {'lock held':>10} "
+    print(f"{'store':>17} {'workers':>7} {'trials':>6} {'time':>7} {'trials/s':>9} {'sleep ceiling':>14} {'lock held':>10} "
           f"{'lock busy':>9} {'lock ceiling':>13} {'lock wait':>10} {'counting':>9} {'counted':>8} "
           f"{'worker CPU':>11} {'db time':>8} {'commits':>7} {'connections':>11}")
     for r in rows:
-        print(f"{r['store']:>6} {r['workers']:>7} {r['trials']:>6} {r['seconds']:>6.2f}s {r['rate']:>9.1f} "
+        print(f"{r['store']:>17} {r['workers']:>7} {r['trials']:>6} {r['seconds']:>6.2f}s {r['rate']:>9.1f} "
               f"{r['sleep_ceiling']:>12.0f}/s {r['hold_ms']:>8.2f}ms {100 * r['busy']:>8.0f}% "
               f"{r['lock_ceiling']:>11.0f}/s {r['wait_ms']:>8.1f}ms {r['count_ms']:>7.2f}ms {r['counted']:>8.0f} "
               f"{r['cpu_ms']:>9.1f}ms {r['db_ms']:>6.2f}ms {r['commits']:>7.1f} {r['peak']:>11}")

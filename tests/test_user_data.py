@@ -282,8 +282,8 @@ def test_labels_that_do_not_fit_are_a_one_line_error(tmp_path: Path, body: str, 
 
 @pytest.mark.slow
 def test_integer_rows_train_tuners_own_mlp_and_a_shared_path_model(cli, workdir: Path) -> None:
-    """Integer rows go through the Dense fast path (cast to float32 there) and the shared path (cast to the
-    model's input dtype), not only through `model.fit`."""
+    """Integer rows train tuner's Dense stack and a user's model on tuner's own path (cast to the model's input
+    dtype there), not only through `model.fit`."""
     from tuner.data import load_data
     from tuner.record import ModelParams
     from tuner.spec import DataSpec

@@ -1,6 +1,6 @@
 """The zoo (tests/zoo): Keras models as users write them, each trained by tuner and by plain `model.fit` on the same
-rows over the same five seeds. tuner replaces `model.fit` with its own training paths (the Dense fast path, the
-shared path, `model.fit` on tf.data pipelines); what it records for a user's model must be what the user would get
+rows over the same five seeds. tuner replaces `model.fit` with its own training paths (the shared path,
+`model.fit` on tf.data pipelines); what it records for a user's model must be what the user would get
 without it: the same mean value (within two standard errors plus a stated tolerance) and a learning curve that
 does not collapse to chance where `model.fit`'s does not. Each entry also checks the path it takes, so the zoo keeps
 covering every path, with and without L2 and dropout.
@@ -129,6 +129,6 @@ def test_a_model_of_two_inputs_is_refused_before_its_study_starts(tmp_path: Path
 
 def test_the_zoo_covers_every_training_path_with_and_without_regularization() -> None:
     covered = {(entry.path, entry.l2 > 0 and entry.dropout > 0) for entry in ZOO}
-    assert covered >= {(path, regularized) for path in ("fast", "shared", "fit") for regularized in (False, True)}
+    assert covered >= {(path, regularized) for path in ("shared", "fit") for regularized in (False, True)}
     assert {kind for entry in ZOO for kind in entry.rewiden} == {"keras", "function"}
     assert len({entry.name for entry in ZOO}) == len(ZOO) == len(BY_NAME)

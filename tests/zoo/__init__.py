@@ -4,7 +4,7 @@
 An entry names its build function in tests/zoo/models.py (None: tuner's own Dense stack, a study without `model:`),
 its loader in tests/zoo/data.py, the task and the metric it is judged on, the widths searched (`space.units`, each
 fixed here to one value; one number for tuner's Dense stack, of `layers` layers), the L2 and dropout given through `hp.l2` / `hp.dropout`, the training path tuner is
-expected to take (`fast`: tuner.training.fastfit, `shared`: tuner.training.sharedfit, `fit`: plain `model.fit`),
+expected to take (`shared`: tuner.training.sharedfit, `fit`: plain `model.fit`),
 and the ways it can also be re-widened as an existing model (`keras`: a .keras file, `function`: a function
 returning it).
 """
@@ -38,8 +38,8 @@ class ZooModel:
 
 
 ZOO = (
-    ZooModel("dense_stack", None, "digits_flat", "classification", "val_accuracy", 32, "fast", learning_rate=3e-3),
-    ZooModel("dense_stack_regularized", None, "digits_flat", "classification", "val_accuracy", 32, "fast",
+    ZooModel("dense_stack", None, "digits_flat", "classification", "val_accuracy", 32, "shared", learning_rate=3e-3),
+    ZooModel("dense_stack_regularized", None, "digits_flat", "classification", "val_accuracy", 32, "shared",
              l2=1e-3, dropout=0.2, layers=2, learning_rate=3e-3),
     ZooModel("lstm_tokens", "lstm_tokens", "tokens", "classification", "val_accuracy", {"lstm": 16, "head": 16},
              "fit", l2=1e-4, dropout=0.2, learning_rate=1e-2),

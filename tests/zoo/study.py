@@ -61,13 +61,9 @@ def run(name: str, study: dict[str, Any], folder: Path) -> tuple[Runs, Any]:
 
 
 def path_taken(session: Any) -> str:
-    """The training path tuner's fit chooses for the study's model: `fast`, `shared` or `fit`."""
-    from tuner.training import fastfit, sharedfit
+    """The training path tuner's fit chooses for the study's model: `shared` or `fit`."""
+    from tuner.training import sharedfit
 
     models = session.objective.models
-    trial = session.study.trials[-1]
-    hp = models.from_params(trial.params)
-    model = models.build(hp)
-    if fastfit.plan(model, hp, session.data.task) is not None:
-        return "fast"
+    model = models.build(models.from_params(session.study.trials[-1].params))
     return "shared" if sharedfit.plan(model, session.data.task) is not None else "fit"

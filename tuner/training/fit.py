@@ -18,19 +18,15 @@ def fit(model: Any, data: Dataset, hp: Hyperparams, epochs: int, callbacks: list
         seed: int = 0, fast: bool = True) -> dict[str, list[float]]:
     """Train with validation after every epoch; the callbacks see every epoch's logs.
 
-    Models the fast path recognises (tuner's Dense MLPs with Adam or SGD) are trained by tuner.training.fastfit,
-    other models of width-free layers (the user's, tuner's Conv2D stacks) by tuner.training.sharedfit; anything
-    else, or `fast=False`, goes through plain `model.fit`.
+    Models of width-free layers (tuner's Dense and Conv2D stacks, most of the user's) are trained by
+    tuner.training.sharedfit; anything else, or `fast=False`, goes through plain `model.fit`.
     """
     if fast:
-        from tuner.training import fastfit, sharedfit
+        from tuner.training import sharedfit
 
-        how = fastfit.plan(model, hp, data.task)
+        how = sharedfit.plan(model, data.task)
         if how is not None:
-            return fastfit.fit(model, data, hp, epochs, [*_in_units(data), *callbacks], seed, how)
-        shared = sharedfit.plan(model, data.task)
-        if shared is not None:
-            return sharedfit.fit(model, data, hp.batch_size, epochs, [*_in_units(data), *callbacks], seed, shared)
+            return sharedfit.fit(model, data, hp.batch_size, epochs, [*_in_units(data), *callbacks], seed, how)
     return fit_keras(model, data, hp, epochs, callbacks, seed)
 
 
@@ -39,14 +35,11 @@ def test_scores(model: Any, data: Dataset, hp: Hyperparams) -> dict[str, float]:
     target's units); nothing without test rows. Nothing before this looked at them."""
     if not data.n_test:
         return {}
-    from tuner.training import fastfit, sharedfit
+    from tuner.training import sharedfit
 
-    how = fastfit.plan(model, hp, data.task)
-    shared = sharedfit.plan(model, data.task) if how is None else None
+    how = sharedfit.plan(model, data.task)
     if how is not None:
-        scores = fastfit.evaluate(model, data, hp, how)
-    elif shared is not None:
-        scores = sharedfit.evaluate(model, data, shared)
+        scores = sharedfit.evaluate(model, data, how)
     else:
         from tuner.training import pipelines
 

@@ -1,5 +1,5 @@
-"""What tuner's own training paths (tuner.training.fastfit, tuner.training.sharedfit) share: the epoch loop that
-calls Keras's callbacks as `model.fit` does, and one optimizer step with TensorFlow's fused kernels."""
+"""The epoch loop of tuner's own training path (tuner.training.sharedfit), calling Keras's callbacks as `model.fit`
+does, and one optimizer step with TensorFlow's fused kernels."""
 
 from __future__ import annotations
 

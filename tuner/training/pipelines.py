@@ -36,7 +36,7 @@ def tensors(data: Dataset, shape: tuple[int, ...]) -> dict[str, Any]:
 
 def training(data: Dataset, shape: tuple[int, ...], batch_size: int, seed: int) -> tuple[Any, int]:
     """The training rows in batches, epoch after epoch, and the batches an epoch takes. Epoch e takes the rows in
-    the order tuner's fast path does (tuner.training.fastfit: a permutation drawn from (seed, e) alone), so both
+    the order tuner's own path does (tuner.training.sharedfit: a permutation drawn from (seed, e) alone), so both
     paths see the same batches, and a retrain sees the trial's."""
     import tensorflow as tf
 

@@ -1,12 +1,13 @@
 """Training any Keras model without a new trace per trial: one compiled epoch per architecture, shared by its widths.
 
-`model.fit` traces a new training step for every model it trains (~2 s a trial for the small residual CNN of
+This is tuner's training path for its own Dense and Conv2D stacks and for the user's models alike. `model.fit`
+traces a new training step for every model it trains (~2 s a trial for the small residual CNN of
 studies/models/cnn.py, ten of its epochs), although models that differ only in their widths run the same layer code
 on differently shaped weights. Here the first model of an architecture is cloned into a *template*; its epoch (the
 template's own Keras layer calls inside a `keras.StatelessScope`, the model's compiled loss, Adam or SGD with
 TensorFlow's fused kernels, a whole epoch per call, the rows in the per-epoch order tuner.training.pipelines gives
-`model.fit`) is traced over variables whose shape is unknown in every dimension where that architecture's widths
-were seen to differ. Every later model of the architecture runs that trace: its weights (and Batch Normalization
+`model.fit`) is traced over variables whose shape is unknown in every dimension a change of widths changes (a
+kernel's last two, every vector's), and in any other where that architecture's models were seen to differ. Every later model of the architecture runs that trace: its weights (and Batch Normalization
 statistics, dropout seeds) go in, the trained ones come back into it. The learning rate, batch size, L1/L2
 factors and dropout rates are arguments of the trace too, so a study that samples them traces no more for it.
 
@@ -26,7 +27,6 @@ from typing import Any
 
 from tuner.data import Dataset
 from tuner.training import loop, pipelines
-from tuner.training.fastfit import optimizer_extras
 from tuner.training.model import loss_and_metric
 
 LAYERS = frozenset({
@@ -105,6 +105,16 @@ def plan(model: Any, task: str) -> Plan | None:
     return Plan(key, name, rate, metric)
 
 
+def optimizer_extras(optimizer: Any, name: str) -> bool:
+    """Options the traced step does not implement (clipping, weight decay, EMA, AMSGrad, momentum)."""
+    extras = [optimizer.clipnorm, optimizer.clipvalue, optimizer.global_clipnorm, optimizer.weight_decay]
+    if any(value not in (None, 0, 0.0) for value in extras) or optimizer.use_ema:
+        return True
+    if name == "adam":
+        return bool(optimizer.amsgrad)
+    return bool(optimizer.momentum) or bool(optimizer.nesterov)
+
+
 def _architecture(model: Any) -> Any:
     """The model's config with its widths, the shapes that follow them and its layers' names left out (layers are
     named by position): equal for two models that differ only in their widths."""
@@ -176,7 +186,7 @@ def _template(model: Any, how: Plan) -> _Template:
     if template is not None and template.fits(shapes):
         _templates.move_to_end(how.key)
         return template
-    dynamic = [tuple(False for _ in shape) for shape in shapes]
+    dynamic = _widths(model)
     if template is not None and len(template.shapes) == len(shapes):
         dynamic = [tuple(d or mine is None or mine != theirs for d, mine, theirs in zip(flags, old, new, strict=True))
                    for flags, old, new in zip(template.dynamic, template.shapes, shapes, strict=True)]
@@ -189,6 +199,13 @@ def _template(model: Any, how: Plan) -> _Template:
 
 def _shapes(model: Any) -> list[tuple[int, ...]]:
     return [tuple(v.shape) for v in [*model.trainable_variables, *model.non_trainable_variables]]
+
+
+def _widths(model: Any) -> list[tuple[bool, ...]]:
+    """The dimensions a change of widths changes, left unknown from the first trace on: a kernel's last two (fan
+    in, units or filters), every float vector's (biases, Batch Normalization's scales and statistics)."""
+    return [tuple(i >= len(v.shape) - 2 and "float" in str(v.dtype) for i in range(len(v.shape)))
+            for v in [*model.trainable_variables, *model.non_trainable_variables]]
 
 
 class _Template:
@@ -263,6 +280,7 @@ def _trace(template: _Template, model: Any, how: Plan) -> tuple[Any, Any]:
     own = [*clone.trainable_variables, *clone.non_trainable_variables]
     loss_function = keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
     classify = how.metric == "accuracy"
+    outputs = [None, *model.outputs[0].shape[1:]]
 
     def forward(x: Any, training: bool, l1: Any, l2: Any, rates: Any) -> tuple[Any, Any, list[Any]]:
         """The clone's call on the template's variables: outputs, regularization penalty, the state it updated."""
@@ -271,7 +289,7 @@ def _trace(template: _Template, model: Any, how: Plan) -> tuple[Any, Any]:
             values = [variable.value() for variable in [*weights, *state]]
             for variable, value in zip(own, values, strict=True):
                 scope.add_update((variable, value))
-            out = clone(x, training=training)
+            out = tf.ensure_shape(clone(x, training=training), outputs)  # the output's width is never searched
             updated = [scope.get_current_value(variable) for variable in own[len(weights):]]
         penalty = tf.constant(0.0)
         for i, (w, regularized) in enumerate(zip(values, template.regularized, strict=False)):
