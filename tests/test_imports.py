@@ -1,9 +1,11 @@
 """The code map's import rules (docs/contributing.md, "Code map") hold: each part of tuner imports only the parts
-named on its line, read from the source with ast, and no two parts import each other."""
+named on its line, read from the source with ast, and no two parts import each other; Optuna's private names are
+reached in one place."""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tuner"
@@ -110,3 +112,17 @@ def test_both_model_sources_follow_the_model_source_interface() -> None:
             if callable(wanted):
                 assert list(inspect.signature(getattr(source, name)).parameters) == \
                     list(inspect.signature(wanted).parameters), f"{source.__name__}.{name}"
+
+
+def test_only_the_store_internals_and_the_storages_extending_optunas_use_its_private_names() -> None:
+    """Optuna's private names (and optuna-dashboard's) are reached through tuner.store.internals; only the two classes
+    that extend Optuna's storages (database.py, writeback.py) touch their parents' private parts themselves."""
+    spec = importlib.util.spec_from_file_location("optuna_private", PACKAGE.parent / "benchmarks" / "optuna_private.py")
+    counter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(counter)
+    private = counter.optuna_private_attributes()
+    allowed = {"store/internals.py", "store/database.py", "store/writeback.py"}
+    users = {str(path.relative_to(PACKAGE)): counter.uses(path, private) for path in sorted(PACKAGE.rglob("*.py"))}
+    wrong = {path: found for path, found in users.items() if found and path not in allowed}
+    assert not wrong, f"use tuner.store.internals for {wrong}"
+    assert users["store/internals.py"]  # the counter sees what it should

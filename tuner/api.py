@@ -66,14 +66,12 @@ def start(study: str | Path | dict[str, Any], *, trials: int | None = None, time
     try:
         session = open(study, storage=storage, name=name, seed=seed, artifacts=artifacts, base_dir=base_dir,
                        gpus_here=cluster is None)
-        budget, timeout = session.limits(trials, timeout)
-        if cluster is not None:
-            cluster.run(session.study, session.url, budget, timeout, seed)
-        else:
-            session.run(budget, timeout)
-    finally:
+    except BaseException:
         if cluster is not None:
             cluster.close()
+        raise
+    budget, timeout = session.limits(trials, timeout)
+    session.work(budget, timeout, seed, workers=workers, cluster=cluster)
     session.refit(refit)
     return Result(session.study, best(session.study), session)
 

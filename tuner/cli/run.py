@@ -40,7 +40,7 @@ def start(
     """Run (or resume) a study until its trial budget or the timeout is used up."""
     quiet_libraries()
     from tuner.api import open as open_study
-    from tuner.store import mask
+    from tuner.store import internals, mask
 
     cluster = _connect_ray(study, storage, ray, workers) if ray else None  # checked before anything is written
     server = _bind_dashboard(storage, artifacts, dashboard_port) if dashboard else None
@@ -61,21 +61,19 @@ def start(
                       f"{session.data.name} ({session.data.task}), optimizing {session.metric.name} "
                       f"({session.metric.direction})", highlight=False)
     if server is not None:
-        _serve_dashboard(server, session.study._study_id)
+        _serve_dashboard(server, internals.study_id(session.study))
     from tuner.cli._progress import StudyProgress
 
     started = time.monotonic()
     interrupted = False
     with StudyProgress(session.study, budget, err_console) as progress:
         try:
-            if cluster is not None:
-                _run_on_ray(cluster, session, budget, timeout, seed, progress)
-            elif workers:
-                _run_workers(session, workers, others, budget, timeout, progress)
-            else:
-                session.run(budget, timeout, on_trial=progress.update)
+            session.work(budget, timeout, seed, workers=workers, others=others, cluster=cluster,
+                         on_trial=progress.update, say=lambda line: err_console.print(line, highlight=False))
         except KeyboardInterrupt:
             interrupted = True
+        if workers or cluster is not None:
+            progress.update(session.study, force=True)
     elapsed = time.monotonic() - started
     if interrupted:
         err_console.print("interrupted: the running trial is recorded as failed and will be redone; "
@@ -109,27 +107,6 @@ def _spawn_early(study: str, name: str | None, storage: str | None, trials: int 
                        timeout=timeout if timeout is not None else spec.budget.timeout, seed=seed, held=True)
 
 
-def _run_workers(session, workers: int, others: list, budget, timeout, progress) -> None:
-    """This process trains as the first of N local workers; the N-1 others (started early) join it now."""
-    from tuner.run import workers as local
-    from tuner.errors import TunerError
-
-    try:
-        for other in others:
-            other.go()
-        from tuner.backend import limit_threads
-
-        limit_threads(local.threads_per_worker(workers))
-        session.run(budget, timeout, on_trial=progress.update)
-        errors = local.wait(others, on_tick=lambda: progress.update(session.study))
-    except BaseException:  # Ctrl-C, or this process's own error: the spawned workers stop with it
-        local.stop(others)
-        raise
-    progress.update(session.study, force=True)
-    if errors:
-        raise TunerError("; ".join(errors))
-
-
 def _refit(session, refit: str | None) -> None:
     from tuner import record
 
@@ -147,17 +124,6 @@ def _connect_ray(study: str, storage: str | None, address: str, workers: int | N
     cluster = connect_for(study, address=address, storage=storage, workers=workers)
     err_console.print(cluster.describe(), highlight=False)
     return cluster
-
-
-def _run_on_ray(cluster, session, budget, timeout, seed, progress) -> None:
-    """The workers run as Ray actors; this process shows the study's progress until they are all done."""
-    try:
-        cluster.run(session.study, session.url, budget, timeout, seed,
-                    on_tick=lambda: progress.update(session.study),
-                    say=lambda line: err_console.print(line, highlight=False))
-    finally:
-        cluster.close()
-    progress.update(session.study, force=True)
 
 
 def _print_best_model(session) -> None:

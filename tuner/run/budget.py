@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tuner.store import of
+from tuner.store import internals, of
 from tuner.views.summary import classify
 
 
@@ -49,4 +49,4 @@ class BudgetTally:
 def trials_from(study: optuna.Study, number: int) -> list[FrozenTrial]:
     """The study's trials numbered `number` and up, in order: without listing the others where the storage can
     (tuner.store.writeback)."""
-    return of(study._storage).trials_from(study._study_id, number)
+    return of(internals.storage_of(study)).trials_from(internals.study_id(study), number)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tuner.errors import StorageError, TunerError, first_line
 from tuner.run.remote import RayWorker
 from tuner.spec import ResourcesSpec
-from tuner.store import mask, of
+from tuner.store import internals, mask, of
 
 if TYPE_CHECKING:
     import optuna
@@ -161,7 +161,7 @@ class RayCluster:
             self.stop(list(runs))
             raise
         finally:
-            of(study._storage).expire(study._study_id)  # what this process shows: every worker's trials, now
+            of(internals.storage_of(study)).expire(internals.study_id(study))  # what this process shows: every worker's trials, now
         if errors:
             raise TunerError("; ".join(dict.fromkeys(errors)))
 

@@ -15,7 +15,7 @@ import optuna
 
 from tuner import record
 from tuner.errors import StorageError, TrialFailed
-from tuner.store import caused_by_database, of, reason, wait_seconds
+from tuner.store import caused_by_database, internals, of, reason, wait_seconds
 from tuner.run.budget import BudgetTally
 
 log = logging.getLogger("tuner.run")
@@ -44,14 +44,14 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
     deadline = None if timeout is None else time.monotonic() + timeout
     patience = wait_seconds()
     down_since: float | None = None  # when the database went away, while it stays away
-    storage = of(study._storage)
+    storage = of(internals.storage_of(study))
     lock = storage.budget_lock(study.study_name)
     tally = BudgetTally()
 
     def first_released(trial: optuna.Trial) -> float:
         # The trial exists now: other workers may count it once what it wrote so far (a grid cell, its parameters)
         # is stored, at the objective's first flush; at once where the storage writes everything straight away.
-        storage.on_flush(trial._trial_id, lock.release)
+        storage.on_flush(internals.trial_id(trial), lock.release)
         if worker is not None:
             trial.set_user_attr(record.WORKER, worker)
         return objective(trial)
@@ -62,8 +62,8 @@ def run(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, tria
                 lock.acquire()
                 try:
                     fail_stale(study)
-                    storage.expire(study._study_id)  # count what the other workers did up to now
-                    look = tally.look(lambda number: storage.trials_from(study._study_id, number))
+                    storage.expire(internals.study_id(study))  # count what the other workers did up to now
+                    look = tally.look(lambda number: storage.trials_from(internals.study_id(study), number))
                     if look.waiting or trials is None or look.used < trials:
                         study.optimize(first_released, n_trials=1, catch=(TrialFailed,))
                         ran = True

@@ -14,7 +14,8 @@ from tuner import interrupt, record
 from tuner.backend import gpu_count, limit_gpu_memory
 from tuner.data import Dataset, load_data
 from tuner.errors import DataError, SpecError
-from tuner.run import runner, workers
+from tuner.run import runner
+from tuner.run import workers as local
 from tuner.search import multiobjective, space, warmstart
 from tuner.search.metric import Metric, resolve_metric
 from tuner.search.models import models_for
@@ -32,6 +33,7 @@ from tuner.views.artifacts import BestModelKeeper, resolve_dir
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
+    from tuner.run.cluster import RayCluster
     from tuner.run.export import Retrained
 
 log = logging.getLogger("tuner.run")
@@ -49,7 +51,7 @@ class Session:
     url: str
     artifacts: Path | None = None  # the artifact store folder (best model), None when not kept
     keeper: BestModelKeeper | None = None  # keeps the best model in that folder
-    worker: str = field(default_factory=workers.label)  # who runs the trials, as each trial records it
+    worker: str = field(default_factory=local.label)  # who runs the trials, as each trial records it
 
     def limits(self, trials: int | None, timeout: float | None) -> tuple[int | None, float | None]:
         """This run's trial budget (`trials` over the study file's: a total for the study, stored with it so that
@@ -58,6 +60,42 @@ class Session:
         if budget is not None:
             self.study.set_user_attr(record.TRIALS, budget)
         return budget, timeout if timeout is not None else self.spec.budget.timeout
+
+    def work(self, trials: int | None, timeout: float | None, seed: int | None = None, *, workers: int | None = None,
+             others: list[local.Worker] | None = None, cluster: RayCluster | None = None, on_trial=lambda s: None,
+             say=lambda line: None) -> None:
+        """Run the study until its budget or timeout: in this process; or as the first of `workers` local worker
+        processes (`others`: the other N-1, started earlier and waiting, else started now); or as Ray actors on
+        `cluster`, closed afterwards (`say` gets a line for each actor placed). `on_trial(study)` after each trial
+        here and while the others run. A worker's error is one TunerError once all are done; Ctrl-C, or any error
+        here, stops the other workers before it propagates."""
+        if cluster is not None:
+            try:
+                cluster.run(self.study, self.url, trials, timeout, seed, on_tick=lambda: on_trial(self.study),
+                            say=say)
+            finally:
+                cluster.close()
+            return
+        if not workers:
+            self.run(trials, timeout, on_trial)
+            return
+        from tuner.backend import limit_threads
+        from tuner.errors import TunerError
+
+        if others is None:
+            others = local.spawn(self.study.study_name, workers, url=self.url, trials=trials, timeout=timeout,
+                                    seed=seed)
+        try:
+            for other in others:
+                other.go()
+            limit_threads(local.threads_per_worker(workers))
+            self.run(trials, timeout, on_trial)
+            errors = local.wait(others, on_tick=lambda: on_trial(self.study))
+        except BaseException:
+            local.stop(others)
+            raise
+        if errors:
+            raise TunerError("; ".join(errors))
 
     def run(self, trials: int | None, timeout: float | None, on_trial=lambda s: None) -> None:
         """Run until the budget or timeout; Ctrl-C ends the running trial (recorded) and raises KeyboardInterrupt.

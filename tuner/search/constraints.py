@@ -14,6 +14,7 @@ import optuna
 from tuner import record
 from tuner.errors import SpecError
 from tuner.record import Hyperparams, Layer
+from tuner.store import internals
 
 
 def record_constraint(trial: optuna.Trial, n_params: int, max_params: int | None) -> None:
@@ -22,7 +23,7 @@ def record_constraint(trial: optuna.Trial, n_params: int, max_params: int | None
         return
     violation = float(n_params - max_params)
     trial.set_constraint(record.CONSTRAINT, violation)
-    trial.storage.set_trial_system_attr(trial._trial_id, record.LEGACY_CONSTRAINTS, [violation])
+    trial.storage.set_trial_system_attr(internals.trial_id(trial), record.LEGACY_CONSTRAINTS, [violation])
     if violation > 0:
         trial.set_user_attr(record.FAIL_REASON, f"{record.INFEASIBLE}: {n_params} parameters > max_params {max_params}")
         trial.set_user_attr(record.EPOCHS_RUN, 0)

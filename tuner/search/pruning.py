@@ -30,6 +30,7 @@ from tuner import interrupt, record
 from tuner.errors import TrialFailed
 from tuner.search.metric import Metric
 from tuner.spec import HalvingSpec, HyperbandSpec, MedianSpec, NoPrunerSpec, StudySpec
+from tuner.store import internals
 
 
 def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
@@ -114,7 +115,7 @@ def _keras_callbacks() -> tuple[type, type]:
             self.curve.append(value)
             self.trial.set_user_attr(record.CURVE, self.curve)
             # the learning curve the dashboard draws (trial.report refuses studies with several objectives)
-            self.trial.storage.set_trial_intermediate_value(self.trial._trial_id, epoch, value)
+            self.trial.storage.set_trial_intermediate_value(internals.trial_id(self.trial), epoch, value)
             if self.settings and should_prune(value, epoch, self.n_params, self.others, self.metric, self.settings):
                 raise optuna.TrialPruned(f"epoch {epoch}: {self.metric.name} {value:.4g} is worse than the median "
                                          f"of no larger models")

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, event, orm
 from sqlalchemy.exc import SQLAlchemyError
 
 from tuner.errors import StorageError
-from tuner.store import schema
+from tuner.store import internals, schema
 
 log = logging.getLogger("tuner.store")
 T = TypeVar("T")
@@ -231,7 +231,14 @@ class Database(RDBStorage):
 
     def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
         """Several user attributes of one trial in one transaction: one commit (and one round of retries) for all."""
-        _retrying(lambda: schema.write_user_attrs(self, trial_id, attrs))
+
+        def write() -> None:
+            with internals.scoped_session(self.scoped_session, True) as session:
+                for key, value in attrs.items():
+                    self._set_trial_attr_without_commit(session, internals.models.TrialUserAttributeModel, trial_id,
+                                                        key, value)
+
+        _retrying(write)
 
 
 RETRY_SECONDS = 60  # how long a worker waits for a database that went away (TUNER_DB_WAIT) before it gives up

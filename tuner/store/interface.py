@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import optuna
-from optuna.storages import BaseStorage, _CachedStorage
+from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 
+from tuner.store import internals
 from tuner.store.database import Database
 from tuner.store.lock import BudgetLock
 
@@ -105,17 +106,17 @@ def of(storage: BaseStorage) -> TunerStorage:
         return storage
     if isinstance(storage, Database):
         return OptunaStorage(storage, storage)
-    if isinstance(storage, _CachedStorage) and isinstance(storage._backend, Database):  # as optuna.load_study wraps it
-        return OptunaStorage(storage, storage._backend)
+    if isinstance(storage, internals.CachedStorage) and isinstance(internals.backend_of(storage), Database):
+        return OptunaStorage(storage, internals.backend_of(storage))  # as optuna.load_study wraps a Database
     return OptunaStorage(storage)
 
 
 def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
     """`trial.set_user_attr` for each item, written together where the storage can."""
-    of(trial.storage).set_trial_user_attrs(trial._trial_id, attrs)
-    trial._cached_frozen_trial.user_attrs.update(attrs)  # what Trial.set_user_attr does after its write
+    of(trial.storage).set_trial_user_attrs(internals.trial_id(trial), attrs)
+    internals.cached_user_attrs(trial).update(attrs)  # what Trial.set_user_attr does after its write
 
 
 def flush(trial: optuna.Trial) -> None:
     """Store what the trial has written so far, where its storage holds writes back."""
-    of(trial.storage).flush(trial._trial_id)
+    of(trial.storage).flush(internals.trial_id(trial))

@@ -13,7 +13,7 @@ from optuna.trial import FrozenTrial
 from sqlalchemy.engine import Engine
 
 from tuner import record
-from tuner.store import interface, schema
+from tuner.store import interface, internals, schema
 from tuner.store.trialread import attrs_by_trial, frozen, values_by_trial
 
 
@@ -30,9 +30,9 @@ def read(engine: Engine, study_id: int) -> list[FrozenTrial]:
 
 def trials(study: optuna.Study) -> list[FrozenTrial]:
     """The study's trials in outline; every trial whole when its storage is not an SQL database."""
-    return interface.of(study._storage).outline(study._study_id)
+    return interface.of(internals.storage_of(study)).outline(internals.study_id(study))
 
 
 def whole(study: optuna.Study, outlined: list[FrozenTrial]) -> list[FrozenTrial]:
     """The same trials read whole (all attributes, parameters and reported values), one by one."""
-    return [study._storage.get_trial(t._trial_id) for t in outlined]
+    return [internals.storage_of(study).get_trial(internals.trial_id(t)) for t in outlined]

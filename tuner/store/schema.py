@@ -16,11 +16,11 @@ from typing import Any
 
 from optuna import distributions
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages._rdb import models
-from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import TrialState
 from sqlalchemy import DateTime, Select, bindparam, func, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
+
+from tuner.store.internals import models
 
 WRITTEN_FOR = 12  # Optuna's schema version (optuna.storages._rdb.models.SCHEMA_VERSION) this module was written for
 INSTALLED = models.SCHEMA_VERSION
@@ -39,7 +39,6 @@ TRIAL_COLUMNS = (TRIALS.c.trial_id, TRIALS.c.number, TRIALS.c.state, TRIALS.c.da
 FINITE = models.TrialIntermediateValueModel.TrialIntermediateValueType.FINITE
 NOT_FOUND_MSG = models.NOT_FOUND_MSG
 BATCH = 500  # trial ids a query (SQLite allows 32,766 bound values a statement, older builds 999)
-scoped_session = _create_scoped_session
 
 
 # ---------------------------------------------------------------------------------------------------- values
@@ -182,13 +181,6 @@ def stored_distribution(engine: Engine, study_id: int, name: str) -> distributio
     with engine.connect() as conn:
         text = conn.execute(query).scalar()
     return None if text is None else distributions.json_to_distribution(text)
-
-
-def write_user_attrs(storage: Any, trial_id: int, attrs: dict[str, Any]) -> None:
-    """Several user attributes of one trial in one transaction of `storage` (Optuna's RDB storage)."""
-    with _create_scoped_session(storage.scoped_session, True) as session:
-        for key, value in attrs.items():
-            storage._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
 
 
 # ---------------------------------------------------------------------------------------------------- writes

@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optuna import distributions
-from optuna.storages import _CachedStorage
-from optuna.storages._cached_storage import _StudyInfo
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner.store import outline, schema
+from tuner.store.internals import CachedStorage, StudyInfo
 from tuner.store.database import DB_ERRORS, Database, _retrying, reason
 from tuner.store.interface import TunerStorage
 from tuner.store.lock import BudgetLock
@@ -68,7 +67,7 @@ class _Running:
         return bool(self.params or self.user_attrs or self.system_attrs or self.steps or self.study_attrs or self.beat)
 
 
-class BufferedStorage(_CachedStorage, TunerStorage):
+class BufferedStorage(CachedStorage, TunerStorage):
     """Optuna's cached RDB storage, with the running trials of this process written back in batches."""
 
     _backend: Database
@@ -96,7 +95,7 @@ class BufferedStorage(_CachedStorage, TunerStorage):
         if template_trial is None:  # a fresh trial: two statements, not Optuna's five through the ORM
             created = _insert_trial(self.engine, study_id, self._direct)
             with self._lock:
-                self._studies.setdefault(study_id, _StudyInfo())
+                self._studies.setdefault(study_id, StudyInfo())
                 self._add_trials_to_cache(study_id, [created])
             trial_id = created._trial_id
         else:

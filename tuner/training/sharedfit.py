@@ -289,7 +289,8 @@ def _trace(template: _Template, model: Any, how: Plan) -> tuple[Any, Any]:
             values = [variable.value() for variable in [*weights, *state]]
             for variable, value in zip(own, values, strict=True):
                 scope.add_update((variable, value))
-            out = tf.ensure_shape(clone(x, training=training), outputs)  # the output's width is never searched
+            out = clone(x, training=training)
+            out.set_shape(outputs)  # the output's width is never searched; no op added (a softmax stays the last)
             updated = [scope.get_current_value(variable) for variable in own[len(weights):]]
         penalty = tf.constant(0.0)
         for i, (w, regularized) in enumerate(zip(values, template.regularized, strict=False)):

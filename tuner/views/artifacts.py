@@ -21,6 +21,7 @@ from optuna.artifacts import FileSystemArtifactStore
 from tuner import record
 from tuner.record import Metric
 from tuner.errors import StorageError
+from tuner.store import internals
 from tuner.views.summary import best_trial
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class BestModelKeeper:
             warnings.warn(f"best model of trial {number} not saved to {self.folder}: {exc}", stacklevel=2)
             return False
         meta = {"artifact_id": artifact_id, "filename": filename, "mimetype": _MIMETYPE, "encoding": None}
-        study._storage.set_study_system_attr(study._study_id, _META_PREFIX + artifact_id, json.dumps(meta))
+        internals.storage_of(study).set_study_system_attr(internals.study_id(study), _META_PREFIX + artifact_id, json.dumps(meta))
         study.set_user_attr(record.BEST_MODEL, {"artifact_id": artifact_id, "filename": filename,
                                               "trial": number, "value": value,
                                               **({"classes": self.classes} if self.classes else {}), **extra})

@@ -8,7 +8,7 @@ import optuna
 
 from tuner.record import Hyperparams, LayerRow, Metric, total_params
 from tuner.spec import Dim, StudySpec
-from tuner.store import of
+from tuner.store import internals, of
 from tuner.views.format import fmt
 from tuner.views.summary import units
 
@@ -80,10 +80,9 @@ def save_trial_note(trial: optuna.Trial, body: str) -> None:
 
     optuna-dashboard stores a trial's note as study attributes: a version and the body in chunks."""
     from optuna_dashboard import save_note
-    from optuna_dashboard._note import note_ver_key, split_body
 
-    attrs = {note_ver_key(trial._trial_id): 1, **split_body(body, trial._trial_id)}
-    if not of(trial.storage).set_running_study_attrs(trial._trial_id, attrs):
+    attrs = internals.dashboard_note(internals.trial_id(trial), body)
+    if not of(trial.storage).set_running_study_attrs(internals.trial_id(trial), attrs):
         save_note(trial, body)
 
 
