@@ -33,11 +33,12 @@ class Result:
 
 def open(study: str | Path | dict[str, Any], *, storage: str | None = None, name: str | None = None,  # noqa: A001
          seed: int | None = None, artifacts: str | Path | None = None, base_dir: str | Path | None = None,
-         worker: int = 0, gpus_here: bool = True) -> Session:
+         worker: int = 0, gpus_here: bool = True, one_shot: bool | dict[str, Any] = False) -> Session:
     """Open (create or resume) a study: a study file's name or path, or its definition as a dict (then `name` is
     needed, and relative paths in it start at `base_dir`, default the working folder). Everything is checked
     first; a mistake is a TunerError and nothing is written. `gpus_here` False: the trials run elsewhere (a Ray
-    cluster's workers), so this machine needs no GPU for a study that asks for one."""
+    cluster's workers), so this machine needs no GPU for a study that asks for one. `one_shot`: run the one-shot
+    stage first, as `one_shot: true` (or the mapping given, e.g. {"estimates": 1000}) in the study file would."""
     from tuner.run.session import open_session
     from tuner.spec import parse_spec
 
@@ -45,27 +46,30 @@ def open(study: str | Path | dict[str, Any], *, storage: str | None = None, name
     if isinstance(study, dict):
         spec = parse_spec(study, f"study {name or '(unnamed)'}")
         return open_session(spec, storage=storage, name=name, seed=seed, artifacts=artifacts, worker=worker,
-                            base_dir=Path(base_dir) if base_dir is not None else None, gpus_here=gpus_here)
+                            base_dir=Path(base_dir) if base_dir is not None else None, gpus_here=gpus_here,
+                            one_shot=one_shot)
     return open_session(study, storage=storage, name=name, seed=seed, artifacts=artifacts, worker=worker,
-                        gpus_here=gpus_here)
+                        gpus_here=gpus_here, one_shot=one_shot)
 
 
 def start(study: str | Path | dict[str, Any], *, trials: int | None = None, timeout: float | None = None,
         storage: str | None = None, name: str | None = None, seed: int | None = None,
         artifacts: str | Path | None = None, base_dir: str | Path | None = None,
-        refit: str | bool | None = None, ray: str | None = None, workers: int | None = None) -> Result:
+        refit: str | bool | None = None, ray: str | None = None, workers: int | None = None,
+        one_shot: bool | dict[str, Any] = False) -> Result:
     """Open a study (see `open`) and run it until its trial budget (`trials` overrides the study file's, as a
     total for the study) or `timeout` seconds; then the best trial, retrained on the training and validation rows
     (`refit`: "yes", "no" for the trial's own model, "all" for every row; default the study file's), becomes the
     study's best-model artifact.
 
     `ray`: run `workers` workers (default: as many as fit) as actors on the Ray cluster at that address ("auto":
-    the one `ray start --head` started on this machine), on a PostgreSQL or MariaDB `storage`; see docs/ray.md."""
+    the one `ray start --head` started on this machine), on a PostgreSQL or MariaDB `storage`; see docs/ray.md.
+    `one_shot`: every width from one training first, then the best few retrained (docs/one-shot.md)."""
 
     cluster = _ray_cluster(study, ray, storage, workers, base_dir)
     try:
         session = open(study, storage=storage, name=name, seed=seed, artifacts=artifacts, base_dir=base_dir,
-                       gpus_here=cluster is None)
+                       gpus_here=cluster is None, one_shot=one_shot)
     except BaseException:
         if cluster is not None:
             cluster.close()

@@ -16,6 +16,8 @@ DATA = "tuner.data"  # the data set's description (name, task, shapes)
 METRIC = "tuner.metric"  # the Keras log key the study optimizes; written last when a study is created
 TRIALS = "tuner.trials"  # the trial budget `tuner start --trials` last set for the whole study
 BEST_MODEL = "tuner.best_model"  # the best-model artifact: artifact_id, filename, trial, value[, refit, test]
+ONE_SHOT_STAGE = "tuner.one_shot"  # the one-shot stage, once done: estimates, seconds, the widths retrained
+ONE_SHOT_RANK = "tuner.one_shot_rank"  # Spearman correlation of estimate and trained value, and widths it covers
 REFIT_ROWS = {"yes": "training + validation", "no": "training", "all": "training + validation + test"}  # by refit
 
 # ---------------------------------------------------------------------------------------- trial user attributes
@@ -36,8 +38,10 @@ LATENCY = "latency_us"  # inference time per sample, when latency is an objectiv
 WARM_START = "warm_start"  # the trial was enqueued as a starting point
 BASE_MODEL = "base_model"  # the trial is the user's existing model as it is (re-widened studies)
 BASE_RAN_WITH = "base_ran_with"  # what that trial trained with: its own widths, nothing added, its optimizer
+ONE_SHOT = "one_shot"  # the trial is a one-shot estimate: scored on shared weights, never trained on its own
+ESTIMATE = "one_shot_estimate"  # a retrained trial's one-shot estimate (the value its widths scored)
 LIST_ATTRS = (ARCHITECTURE, CURVE)  # attributes holding lists of rows or values, left out of flat tables
-OUTLINE_ATTRS = (FAIL_REASON, WARM_START)  # the user attributes that decide how a trial counts
+OUTLINE_ATTRS = (FAIL_REASON, WARM_START, ONE_SHOT)  # the user attributes that decide how a trial counts
 
 # ------------------------------------------------------------------------------------------------- constraints
 CONSTRAINT = "max_params"  # Optuna 5's trial.set_constraint key: n_params - max_params (<= 0 is feasible)

@@ -85,7 +85,8 @@ def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = F
     console.print(f"[bold]{name}[/]: {definition.spec.description or ''}", highlight=False)
     console.print(f"data {json.dumps(definition.data)}", highlight=False)
     console.print(f"trials {view.trials}: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, "
-                  f"{c['running']} running; budget {definition.spec.budget.trials or '-'}" + _infeasible(c),
+                  f"{c['running']} running; budget {definition.spec.budget.trials or '-'}" + _infeasible(c) +
+                  (f"; {c['estimates']} one-shot estimates" if c.get("estimates") else ""),
                   highlight=False)
     in_units = f" in {view.units}" if view.units else ""
     console.print(f"objective {view.metric} ({view.direction}{in_units}); best {fmt(view.best_value)} "
@@ -95,7 +96,7 @@ def status(name: NameArg, storage: StorageOption = None, as_json: JsonOption = F
         a = t.user_attrs
         table.add_row(str(t.number), t.state.name.lower(), fmt(t.values[0] if t.values else None),
                       fmt(a.get(record.UNITS)), fmt(a.get(record.N_PARAMS)),
-                      fmt(a.get(record.EPOCHS_RUN)), fmt(a.get(record.TRAIN_SECONDS)), a.get(record.FAIL_REASON, ""))
+                      fmt(a.get(record.EPOCHS_RUN)), fmt(a.get(record.TRAIN_SECONDS)), _note(a))
     console.print(table)
 
 
@@ -128,6 +129,19 @@ def print_counts(study: Any, elapsed: float) -> None:
     infeasible = f", {c.infeasible} of them over max_params and never trained" if c.infeasible else ""
     console.print(f"{study.study_name}: {c.complete} complete, {c.pruned} pruned{infeasible}, {c.failed} failed "
                   f"({c.used} counted toward the budget) in {elapsed:.1f}s", highlight=False)
+    from tuner.views.oneshot import summary_line
+
+    one_shot = summary_line(study)
+    if one_shot:
+        console.print(one_shot, highlight=False)
+
+
+def _note(attrs: dict[str, Any]) -> str:
+    if attrs.get(record.ONE_SHOT):
+        return "one-shot estimate"
+    if record.ESTIMATE in attrs:
+        return f"retrained (estimate {fmt(attrs[record.ESTIMATE])})"
+    return attrs.get(record.FAIL_REASON, "")
 
 
 def _infeasible(counts: dict[str, int]) -> str:

@@ -30,6 +30,8 @@ def start(
     artifacts: ArtifactsOption = None,
     dashboard: Annotated[bool, typer.Option("--dashboard", help="Serve optuna-dashboard on 127.0.0.1 while the "
                                                                 "study runs, and print its URL.")] = False,
+    one_shot: Annotated[bool, typer.Option("--one-shot", help="Every width from one training first (a slimmable "
+                                           "network), then only the best few retrained: docs/one-shot.md.")] = False,
     dashboard_port: Annotated[int, typer.Option(min=0, max=65535, help="Port for --dashboard.")] = 8080,
     refit: RefitOption = None,
     ray: Annotated[str | None, typer.Option(
@@ -48,7 +50,7 @@ def start(
     others = _spawn_early(study, name, storage, trials, timeout, seed, workers) if local_workers else []
     try:
         session = open_study(study, storage=storage, name=name, seed=seed, artifacts=artifacts,
-                             gpus_here=cluster is None)
+                             gpus_here=cluster is None, one_shot=one_shot)
     except BaseException:  # bad input: the workers never touched the study
         from tuner.run import workers as local
 

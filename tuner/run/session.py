@@ -6,7 +6,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -16,7 +16,7 @@ from tuner.data import Dataset, load_data
 from tuner.errors import DataError, SpecError
 from tuner.run import runner
 from tuner.run import workers as local
-from tuner.search import multiobjective, space, warmstart
+from tuner.search import multiobjective, oneshot, space, warmstart
 from tuner.search.metric import Metric, resolve_metric
 from tuner.search.models import models_for
 from tuner.search.objective import Objective
@@ -68,7 +68,21 @@ class Session:
         processes (`others`: the other N-1, started earlier and waiting, else started now); or as Ray actors on
         `cluster`, closed afterwards (`say` gets a line for each actor placed). `on_trial(study)` after each trial
         here and while the others run. A worker's error is one TunerError once all are done; Ctrl-C, or any error
-        here, stops the other workers before it propagates."""
+        here, stops the other workers before it propagates.
+
+        A study with `one_shot:` first runs its one-shot stage here (once per study), then the retrained trials."""
+        one_shot = self.spec.one_shot is not None
+        if one_shot and not oneshot.done(self.study):
+            oneshot.stage(self.study, self.spec, self.data, self.metric, budget=trials, seed=self.objective.seed,
+                          say=say)
+        try:
+            self._work(trials, timeout, seed, workers, others, cluster, on_trial, say)
+        finally:
+            if one_shot:
+                oneshot.record_rank(self.study, self.metric)
+
+    def _work(self, trials: int | None, timeout: float | None, seed: int | None, workers: int | None,
+              others: list[local.Worker] | None, cluster: RayCluster | None, on_trial, say) -> None:
         if cluster is not None:
             try:
                 cluster.run(self.study, self.url, trials, timeout, seed, on_tick=lambda: on_trial(self.study),
@@ -101,6 +115,8 @@ class Session:
         """Run until the budget or timeout; Ctrl-C ends the running trial (recorded) and raises KeyboardInterrupt.
         A study whose workers take a share of a GPU (resources.gpus < 1) keeps TensorFlow to that share here."""
         interrupt.install()
+        if self.spec.one_shot is not None:
+            oneshot.wait(self.study)  # the process that started the study runs the stage
         if self.spec.resources.gpus:
             log.info("GPU: %s", limit_gpu_memory(self.spec.resources.gpus))
 
@@ -178,10 +194,13 @@ def prepare_spec(spec: StudySpec, base_dir: Path,
 
 def open_session(study: str | Path | StudySpec, *, storage: str | None = None, name: str | None = None,
                  seed: int | None = None, worker: int = 0, artifacts: str | Path | None = None,
-                 base_dir: Path | None = None, gpus_here: bool = True) -> Session:
+                 base_dir: Path | None = None, gpus_here: bool = True,
+                 one_shot: bool | dict[str, Any] = False) -> Session:
     """Open (create or resume) the study a study file describes (or a definition given as a StudySpec, with
     `name` and `base_dir`); nothing is written until all checks pass. `gpus_here`: the trials run on this machine,
-    which needs a GPU if the study asks for one (False: a Ray cluster's workers run them, checked by the launcher)."""
+    which needs a GPU if the study asks for one (False: a Ray cluster's workers run them, checked by the launcher).
+    `one_shot`: give the study a one-shot stage (True: the default settings; a mapping: those settings) where the
+    file sets none."""
     if isinstance(study, StudySpec):
         if name is None:
             raise SpecError("a study given as a definition needs a name; pass name=...")
@@ -192,6 +211,8 @@ def open_session(study: str | Path | StudySpec, *, storage: str | None = None, n
         base = path.parent
         spec, data, metric, models = prepare(path)
         name = name or path.stem
+    if one_shot and spec.one_shot is None:
+        spec = with_one_shot(spec, one_shot if isinstance(one_shot, dict) else {})
     if gpus_here and spec.resources.gpus and not gpu_count():
         raise SpecError(f"resources.gpus: {spec.resources.gpus:g} asks for a GPU, but TensorFlow sees none on this "
                         f"machine; set resources.gpus: 0, or run with --ray on a cluster that has GPUs")
@@ -209,6 +230,17 @@ def open_session(study: str | Path | StudySpec, *, storage: str | None = None, n
     names = [metric.name if objective == "metric" else objective for objective in spec.objectives]
     notes.describe_study(opened, notes.study_note(spec, data.describe(), metric, name, models.dimensions()), names)
     return _session(opened, spec, data, metric, models, base_seed, store.url, artifacts)
+
+
+def with_one_shot(spec: StudySpec, settings: dict[str, Any]) -> StudySpec:
+    """The study with a one-shot stage of these settings (`tuner start --one-shot`: the defaults), checked as the
+    same `one_shot:` in the study file would be."""
+    from pydantic import ValidationError
+
+    try:
+        return StudySpec.model_validate({**spec.model_dump(), "one_shot": settings})
+    except ValidationError as exc:
+        raise SpecError(exc.errors()[0]['msg'].removeprefix('Value error, ')) from None
 
 
 def join_session(name: str, *, storage: str | None = None, data_dir: str | Path | None = None,

@@ -270,6 +270,16 @@ class ResourcesSpec(Strict):
         return gpus
 
 
+class OneShotSpec(Strict):
+    """Every width in one training (tuner.search.oneshot): the widest network trained once as a slimmable network,
+    `estimates` width vectors scored on its weights, the best `top` of them retrained by the budget's trials."""
+
+    estimates: int = Field(500, ge=1, le=MAX_TRIALS)  # width vectors scored on the shared weights
+    top: int = Field(5, ge=1, le=MAX_TRIALS)  # width vectors retrained from scratch, in turn
+    epochs: int | None = Field(None, ge=1, le=MAX_EPOCHS)  # the slimmable network's epochs (training.epochs)
+    sandwich: int = Field(4, ge=2, le=64)  # widths trained a step: the widest, the narrowest and random ones
+
+
 class WarmStartSpec(Strict):
     """The first trials: the rule-of-thumb width (unless turned off), then the listed configurations."""
 

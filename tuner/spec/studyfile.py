@@ -10,8 +10,8 @@ from pydantic import Field, model_validator
 
 from tuner.spec.dim import Dim, Strict
 from tuner.spec.model import ModelSpec
-from tuner.spec.sections import (BudgetSpec, DataSpec, GridSpec, HalvingSpec, HyperbandSpec, MedianSpec, PrunerSpec,
-                                 ResourcesSpec, SamplerSpec, SpaceSpec, TPESpec, TrainingSpec, WarmStartSpec)
+from tuner.spec.sections import (BudgetSpec, DataSpec, GridSpec, HalvingSpec, HyperbandSpec, MedianSpec,
+                                 OneShotSpec, PrunerSpec, ResourcesSpec, SamplerSpec, SpaceSpec, TPESpec, TrainingSpec, WarmStartSpec)
 
 
 class StudySpec(Strict):
@@ -28,6 +28,7 @@ class StudySpec(Strict):
     objectives: list[Literal["metric", "n_params", "latency"]] = ["metric"]
     max_params: int | None = Field(None, ge=1)
     warm_start: WarmStartSpec = WarmStartSpec()
+    one_shot: OneShotSpec | None = None  # every width from one training, then the best retrained
     model: ModelSpec | None = None  # the user's own model; None: tuner builds it from layers and units
     resources: ResourcesSpec = ResourcesSpec()  # what one worker asks of a Ray cluster; not part of the search
     refit: bool | Literal["all"] = True  # the shipped model: retrained on training + validation rows (all: + test)
@@ -40,6 +41,8 @@ class StudySpec(Strict):
             for key in ("sampler", "pruner"):
                 if isinstance(data.get(key), str):
                     data[key] = {"name": data[key]}
+            if isinstance(data.get("one_shot"), bool):
+                data["one_shot"] = {} if data["one_shot"] else None
         return data
 
     @model_validator(mode="after")
@@ -51,6 +54,8 @@ class StudySpec(Strict):
         if isinstance(minimum, int) and minimum > self.training.epochs:
             raise ValueError(f"pruner.min_resource: {minimum} epochs is more than training.epochs "
                              f"({self.training.epochs}); give at most {self.training.epochs}")
+        if self.one_shot is not None:
+            _check_one_shot(self)
         if self.objectives[:1] != ["metric"] or len(set(self.objectives)) != len(self.objectives):
             raise ValueError("objectives: list metric first, then n_params and/or latency, each once "
                              "(e.g. [metric, n_params])")
@@ -67,7 +72,7 @@ class StudySpec(Strict):
         created before them keep their fingerprint; the warm start never counts (it only picks the first trials).
         """
         definition = self.model_dump(mode="json", exclude={"budget": True, "description": True, "sampler": {"seed"},
-                                                           "warm_start": True, "refit": True,
+                                                           "warm_start": True, "refit": True, "one_shot": True,
                                                            "resources": True})
         _drop_defaults(definition, StudySpec(data=self.data).model_dump(mode="json"), _LATER_FIELDS)
         return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
@@ -113,6 +118,21 @@ def _check_model(spec: StudySpec) -> None:
                          "remove units, or use widths: each")
     if model.rewidens and model.widths == "each" and space.width_multiplier is not None:
         raise ValueError("space.width_multiplier: needs model.widths: multiplier")
+
+
+def _check_one_shot(spec: StudySpec) -> None:
+    """What the one-shot stage can estimate: tuner's Dense stacks, with one activation, on the metric and size."""
+    if spec.model is not None or spec.space.family != "dense":
+        raise ValueError("one_shot: works on tuner's own Dense stacks (no model:, space.family: dense) so far; "
+                         "remove one_shot to search this model trial by trial")
+    if "latency" in spec.objectives:
+        raise ValueError("one_shot: cannot estimate latency on shared weights; use objectives: [metric] or "
+                         "[metric, n_params]")
+    if not spec.space.activation.fixed:
+        raise ValueError("one_shot: the shared weights are trained with one activation; give space.activation a "
+                         "single value")
+    if isinstance(spec.sampler, GridSpec):
+        raise ValueError("one_shot: chooses the widths itself; use sampler tpe or random")
 
 
 def _check_grid(space: SpaceSpec, user_model: bool = False) -> None:

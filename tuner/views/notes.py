@@ -49,6 +49,18 @@ def study_note(spec: StudySpec, data: dict[str, Any], metric: Metric, name: str,
         f"- budget: {budget.trials or 'unlimited'} trials"
         + (f", {budget.timeout:g} s" if budget.timeout else "") + " (a `tuner start --trials N` overrides it)",
     ]
+    if spec.one_shot is not None:
+        shot = spec.one_shot
+        lines += [
+            "",
+            "### One-shot stage",
+            "",
+            f"The widest network of each layer count is trained once as a slimmable network "
+            f"({shot.epochs or t.epochs} epochs) and {shot.estimates} width vectors are scored on its shared weights: "
+            f"the trials with the user attribute `one_shot` are these **estimates**, never trained on their own, "
+            f"counted apart from the budget and never chosen as the best. The budget's trials retrain the best "
+            f"{shot.top} width vectors from scratch; each records its estimate as `one_shot_estimate`.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,8 @@
 """Report: a study as a self-contained HTML page plus PNG images, readable offline. Matplotlib, no TensorFlow.
 
-Figures: best value so far over time, the metric against units (one panel per layer), the train/validation gap
-against total parameters, parameter importances and learning curves; then the top trials as a table.
+Figures: best value so far over time, the metric against units (one panel per layer, with a one-shot stage's
+estimates in grey), the train/validation gap against total parameters, parameter importances, learning curves and,
+after a one-shot stage, each retrained trial against its estimate; then the top trials as a table.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner import record
 from tuner.views.format import fmt
-from tuner.views.summary import Counts, best_trial, metric_units
+from tuner.views.oneshot import summary_line
+from tuner.views.summary import Counts, best_trial, is_estimate, metric_units, trained
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,8 +37,9 @@ class Context:
     name: str
     metric: str
     maximize: bool
-    complete: list[FrozenTrial]
+    complete: list[FrozenTrial]  # the complete trials that trained a model
     trials: list[FrozenTrial]
+    estimates: list[FrozenTrial] = ()  # one-shot estimates (tuner.search.oneshot)
 
     @property
     def base(self) -> str:
@@ -46,8 +49,8 @@ class Context:
 def context(study: optuna.Study) -> Context:
     trials = study.get_trials(deepcopy=False)
     return Context(study.study_name, study.user_attrs.get(record.METRIC, "value"),
-                   study.direction == optuna.study.StudyDirection.MAXIMIZE,
-                   [t for t in trials if t.state == TrialState.COMPLETE], trials)
+                   study.directions[0] == optuna.study.StudyDirection.MAXIMIZE, trained(trials), trials,
+                   [t for t in trials if is_estimate(t)])
 
 
 def best_so_far(ctx: Context) -> Figure:
@@ -78,6 +81,10 @@ def metric_vs_units(ctx: Context) -> Figure:
                       if len(t.user_attrs.get(record.UNITS, [])) == n]
             if points:
                 ax.scatter(*zip(*points), s=18, color=f"C{n - 1}", label=f"{n} layer(s)")
+        shots = [(t.user_attrs[record.UNITS][i], t.value) for t in ctx.estimates
+                 if len(t.user_attrs.get(record.UNITS, [])) > i]
+        if shots:
+            ax.scatter(*zip(*shots), s=6, color="grey", alpha=0.35, label="one-shot estimate")
         _log_x(ax)
         ax.set(xlabel=f"units in layer {i + 1}", title=f"layer {i + 1}")
     axes[0].set_ylabel(ctx.metric)
@@ -100,6 +107,24 @@ def gap_vs_params(ctx: Context) -> Figure:
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set(xlabel="trainable parameters", ylabel=f"train - validation {ctx.base} (> 0: overfitting)",
            title="Where overfitting starts")
+    return fig
+
+
+def estimate_vs_trained(ctx: Context) -> Figure:
+    """Each retrained trial's value against the one-shot estimate of its widths, with the rank correlation."""
+    from tuner.views.oneshot import rank
+
+    fig, ax = _figure()
+    points = [(t.user_attrs[record.ESTIMATE], t.value) for t in ctx.complete if record.ESTIMATE in t.user_attrs]
+    if points:
+        ax.scatter(*zip(*points), s=22)
+        low, high = min(min(p) for p in points), max(max(p) for p in points)
+        ax.plot([low, high], [low, high], color="grey", linewidth=0.8, label="estimate = trained")
+        ax.legend(loc="best")
+    found = rank(ctx.complete, ctx.maximize)
+    ax.set(xlabel=f"one-shot estimate of {ctx.metric}", ylabel=f"{ctx.metric} trained from scratch",
+           title="One-shot estimate against training" + (f" (Spearman {found[0]:.2f} over {found[1]} widths)"
+                                                          if found else ""))
     return fig
 
 
@@ -170,6 +195,8 @@ def write_report(study: optuna.Study, out: Path) -> Path:
     figures = {"best_so_far": best_so_far(ctx), "metric_vs_units": metric_vs_units(ctx),
                "gap_vs_params": gap_vs_params(ctx), "importances": importance_figure(scores),
                "learning_curves": learning_curves(ctx)}
+    if ctx.estimates:
+        figures["one_shot"] = estimate_vs_trained(ctx)
     images = {}
     for name, fig in figures.items():
         buffer = io.BytesIO()
@@ -200,6 +227,8 @@ def _html(study: optuna.Study, ctx: Context, images: dict[str, str], scores: dic
             f"{html.escape(ctx.metric)}; {len(ctx.trials)} trials: {counts.complete} complete, {counts.pruned} "
             f"pruned, {counts.failed} failed. {best_line}.</p><p class=small>written "
             f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by <code>tuner report</code></p>")
+    one_shot = summary_line(study, ctx.trials)
+    head += f"<p>{html.escape(one_shot)}</p>" if one_shot else ""
     body = "".join(f'<figure><img alt="{n}" src="data:image/png;base64,{b}"></figure>' for n, b in images.items())
     table = _table(rows) if rows else "<p>no complete trial yet</p>"
     ranking = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.3f}</td></tr>" for k, v in scores.items())

@@ -22,13 +22,23 @@ def is_infeasible(trial: FrozenTrial) -> bool:
     return any(value > 0 for value in trial.constraints.values())
 
 
+def is_estimate(trial: FrozenTrial) -> bool:
+    """A one-shot estimate (tuner.search.oneshot): scored on shared weights, never trained as a model of its own."""
+    return bool(trial.user_attrs.get(record.ONE_SHOT))
+
+
+def trained(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The complete trials that trained a model: the ones a best trial, a Pareto front or an export is chosen from."""
+    return [t for t in trials if t.state == TrialState.COMPLETE and not is_estimate(t)]
+
+
 def counts_toward_budget(trial: FrozenTrial) -> bool:
     """Finished and running trials use up the budget; interrupted ones and dead workers' trials are redone.
 
     Infeasible trials (over max_params, never trained) do not count: the budget is a number of trained models;
-    nor do warm-start trials still waiting in the queue.
+    nor do warm-start trials still waiting in the queue, nor one-shot estimates.
     """
-    if is_infeasible(trial) or (trial.state == TrialState.WAITING and trial.user_attrs.get(record.WARM_START)):
+    if is_infeasible(trial) or is_estimate(trial) or (trial.state == TrialState.WAITING and trial.user_attrs.get(record.WARM_START)):
         return False
     if trial.state in COUNTED:
         return True
@@ -65,19 +75,21 @@ class Counts:
     running: int = 0
     used: int = 0  # trials that count toward the budget
     infeasible: int = 0  # over max_params, recorded as pruned without training
+    estimates: int = 0  # one-shot estimates (complete, but not counted as complete trials)
 
     @classmethod
     def of(cls, trials: list[FrozenTrial]) -> Counts:
         states = Counter(t.state for t in trials)
         kinds = [classify(t) for t in trials]
-        return cls(complete=states[TrialState.COMPLETE], pruned=states[TrialState.PRUNED],
+        estimates = sum(is_estimate(t) for t in trials)
+        return cls(complete=states[TrialState.COMPLETE] - estimates, pruned=states[TrialState.PRUNED],
                    failed=states[TrialState.FAIL], running=states[TrialState.RUNNING],
-                   used=sum(counts for _, counts in kinds), infeasible=sum(infeasible for infeasible, _ in kinds))
+                   used=sum(counts for _, counts in kinds), infeasible=sum(infeasible for infeasible, _ in kinds),
+                   estimates=estimates)
 
 
 def best_trial(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> FrozenTrial | None:
-    trials = study.get_trials(deepcopy=False) if trials is None else trials
-    trials = [t for t in trials if t.state == TrialState.COMPLETE]
+    trials = trained(study.get_trials(deepcopy=False) if trials is None else trials)
     if not trials:
         return None
     if len(study.directions) > 1:  # the Pareto-optimal trial with the best first objective
@@ -96,10 +108,21 @@ def best_trial_whole(study: optuna.Study) -> FrozenTrial | None:
 
 
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
-    """The feasible Pareto-optimal trials, best first objective first."""
+    """The feasible Pareto-optimal trials that trained a model (no one-shot estimate), best first objective first."""
     front = study.best_trials
+    if any(is_estimate(t) for t in front):
+        front = _front(trained(study.get_trials(deepcopy=False)), study.directions)
     reverse = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     return sorted(front, key=lambda t: (t.values[0], -t.values[1] if reverse else t.values[1]), reverse=reverse)
+
+
+def _front(trials: list[FrozenTrial], directions: list[optuna.study.StudyDirection]) -> list[FrozenTrial]:
+    """The feasible trials no other feasible trial dominates."""
+    sign = [-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions]
+    keys = [[s * v for s, v in zip(sign, t.values)] for t in trials if not is_infeasible(t)]
+    kept = [t for t in trials if not is_infeasible(t)]
+    return [t for t, k in zip(kept, keys)
+            if not any(all(a <= b for a, b in zip(o, k)) and o != k for o in keys)]
 
 
 def units(task: str | None, metric: str, target: str | None) -> str | None:

@@ -1,0 +1,177 @@
+"""How well the one-shot stage's estimates rank widths: for each study, width vectors spread over its space are
+scored on its slimmable networks (tuner.training.slimmable, trained as `one_shot:` trains them) and trained from
+scratch with tuner's own path over `--seeds` seeds, at the space's smallest L2 and dropout (as the slimmable network
+trains); the Spearman correlation between estimate and mean from-scratch score is the row's figure. `curve`: the
+estimate of every width of a one-layer Dense model on digits against from-scratch widths, drawn into
+docs/images/oneshot-curve.png.
+
+    python benchmarks/bench_oneshot.py                          # digits-1 digits mixture10 noisy10, then the curve
+    python benchmarks/bench_oneshot.py --studies digits-1 --vectors 30 --seeds 3
+
+Each study's rows are written to results/oneshot.json as they finish (a long run can be stopped and resumed with the
+studies left); results/oneshot.md is the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+STUDIES = {"digits-1": ("digits", 1), "digits": ("digits", None), "mixture10": ("mixture10", None),
+           "noisy10": ("noisy10", None)}  # name: (example study, layer count fixed to)
+GOALS = {"digits-1": 0.9}  # one-layer Dense studies; every other: 0.7
+
+
+def _vectors(depths: list[int], low: int, high: int, n: int, seed: int) -> list[tuple[int, ...]]:
+    """`n` width vectors spread over the space: layer counts in turn, each width on a shuffled log-spaced grid."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        depth = depths[i % len(depths)]
+        out.append(tuple(int(round(math.exp(rng.uniform(math.log(low), math.log(high))))) for _ in range(depth)))
+    return out
+
+
+def rank_row(name: str, vectors: int, seeds: int) -> dict[str, Any]:
+    from scipy.stats import spearmanr
+
+    from tuner.backend import load_keras, start_trial
+    from tuner.record import Hyperparams, Layer
+    from tuner.run.session import prepare
+    from tuner.search.oneshot import drawer
+    from tuner.training import slimmable
+    from tuner.training.fit import fit
+    from tuner.training.model import build_model
+
+    load_keras()
+    example, fixed = STUDIES[name]
+    spec, data, metric, _ = prepare(ROOT / "tuner" / "examples" / f"{example}.yaml")
+    s, t = spec.space, spec.training
+    low, high = int(s.units.bounds()[0]), int(s.units.bounds()[1])
+    depths = [fixed] if fixed else list(range(int(s.layers.low), int(s.layers.high) + 1))
+    start = time.perf_counter()
+    nets = {d: slimmable.train(data, (high,) * d, (low,) * d, drawer(s.units, d, True), epochs=t.epochs, seed=0,
+                               batch_size=t.batch_size, learning_rate=t.learning_rate, l2=s.l2.bounds()[0],
+                               dropout=s.dropout.bounds()[0])
+            for d in depths}
+    one_shot_seconds = time.perf_counter() - start
+    widths = _vectors(depths, low, high, vectors, seed=1)
+    estimates = [nets[len(w)].score(data, w, metric.name) for w in widths]
+    start = time.perf_counter()
+    trained = []
+    for w in widths:
+        scores = []
+        for seed in range(seeds):
+            start_trial(seed)
+            hp = Hyperparams(tuple(Layer(u, s.dropout.bounds()[0], s.l2.bounds()[0]) for u in w), "relu",
+                             t.learning_rate, t.batch_size)
+            model = build_model(hp, data.n_features, data.n_outputs, data.task)
+            scores.append(max(fit(model, data, hp, t.epochs, [], seed=seed)[metric.name]))
+        trained.append(float(np.mean(scores)))
+    scratch_seconds = time.perf_counter() - start
+    rho = float(spearmanr(estimates, trained).statistic)
+    return {"study": name, "vectors": len(widths), "seeds": seeds, "epochs": t.epochs, "spearman": round(rho, 3),
+            "goal": GOALS.get(name, 0.7), "one_shot_seconds": round(one_shot_seconds, 1),
+            "scratch_seconds": round(scratch_seconds, 1),
+            "mean_abs_error": round(float(np.mean(np.abs(np.array(estimates) - np.array(trained)))), 4),
+            "widths": [list(w) for w in widths], "estimates": [round(e, 4) for e in estimates],
+            "trained": [round(v, 4) for v in trained]}
+
+
+def curve(seeds: int) -> dict[str, Any]:
+    """Every width 8..512 of a one-layer Dense model on digits, estimated; 16 widths trained from scratch."""
+    from tuner.backend import load_keras, start_trial
+    from tuner.record import Hyperparams, Layer
+    from tuner.run.session import prepare
+    from tuner.search.oneshot import drawer
+    from tuner.training import slimmable
+    from tuner.training.fit import fit
+    from tuner.training.model import build_model
+
+    load_keras()
+    spec, data, metric, _ = prepare(ROOT / "tuner" / "examples" / "digits.yaml")
+    s, t = spec.space, spec.training
+    start = time.perf_counter()
+    net = slimmable.train(data, (512,), (8,), drawer(s.units, 1, True), epochs=t.epochs, seed=0,
+                          batch_size=t.batch_size, learning_rate=t.learning_rate, l2=s.l2.bounds()[0],
+                          dropout=s.dropout.bounds()[0])
+    widths = list(range(8, 513))
+    estimates = [net.score(data, (w,), metric.name) for w in widths]
+    one_shot_seconds = time.perf_counter() - start
+    grid = [int(round(8 * 64 ** (i / 15))) for i in range(16)]
+    start = time.perf_counter()
+    trained = []
+    for w in grid:
+        scores = []
+        for seed in range(seeds):
+            start_trial(seed)
+            hp = Hyperparams((Layer(w, s.dropout.bounds()[0], s.l2.bounds()[0]),), "relu", t.learning_rate,
+                             t.batch_size)
+            model = build_model(hp, data.n_features, data.n_outputs, data.task)
+            scores.append(max(fit(model, data, hp, t.epochs, [], seed=seed)[metric.name]))
+        trained.append(float(np.mean(scores)))
+    scratch_seconds = time.perf_counter() - start
+    _draw(widths, estimates, grid, trained, one_shot_seconds, scratch_seconds, seeds)
+    return {"one_shot_seconds": round(one_shot_seconds, 1), "scratch_seconds": round(scratch_seconds, 1),
+            "widths": widths, "estimates": [round(e, 4) for e in estimates], "grid": grid,
+            "trained": [round(v, 4) for v in trained]}
+
+
+def _draw(widths, estimates, grid, trained, one_shot_seconds, scratch_seconds, seeds) -> None:  # noqa: ANN001
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(widths, estimates, lw=1, label=f"one-shot estimate, every width ({one_shot_seconds:.0f} s in all)")
+    ax.plot(grid, trained, "o-", label=f"trained from scratch, 16 widths x {seeds} seeds ({scratch_seconds:.0f} s)")
+    ax.set_xscale("log")
+    ax.set_xlabel("units in the hidden Dense layer")
+    ax.set_ylabel("val_accuracy (digits)")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs" / "images" / "oneshot-curve.png", dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--studies", nargs="*", default=list(STUDIES), choices=list(STUDIES))
+    parser.add_argument("--vectors", type=int, default=30)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--no-curve", action="store_true")
+    args = parser.parse_args()
+    out = RESULTS / "oneshot.json"
+    kept = json.loads(out.read_text()) if out.exists() else {}
+    for name in args.studies:
+        row = rank_row(name, args.vectors, args.seeds)
+        kept[name] = row
+        out.write_text(json.dumps(kept, indent=1))
+        print(f"{name}: Spearman {row['spearman']} over {row['vectors']} vectors (goal {row['goal']}); one-shot "
+              f"{row['one_shot_seconds']} s, from scratch {row['scratch_seconds']} s", flush=True)
+    if not args.no_curve:
+        kept["curve"] = curve(args.seeds)
+        out.write_text(json.dumps(kept, indent=1))
+    lines = ["| study | width vectors | Spearman (goal) | mean estimate error | one-shot training | from scratch |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name, row in kept.items():
+        if name != "curve":
+            lines.append(f"| {name} | {row['vectors']} x {row['seeds']} seeds | {row['spearman']} ({row['goal']}) | "
+                         f"{row['mean_abs_error']} | {row['one_shot_seconds']} s | {row['scratch_seconds']} s |")
+    (RESULTS / "oneshot.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Time to quality, one-shot against a full search: `tuner start STUDY` (the study as it ships, `--minutes` of it)
+and `tuner start STUDY --one-shot` (its one-shot settings, or the defaults, and `--one-shot-trials` retrained trials)
+run side by side, at the same time, each in a fresh SQLite store, with the same seeds.
+
+After each trial the study's chosen model is its best trial by validation score; its test score (recorded with the
+trial, never used by the search) is read off. The reference is the full search's chosen model at its end. A run's
+time to quality is the wall time from its launch to the first moment its chosen model's test score is within
+`--within` (0.005) of that reference; "not reached" where it never is. Run in parts (`--studies`); every finished
+study is kept in results/oneshot-time.json, and results/oneshot-time.md is the table.
+
+    python benchmarks/bench_oneshot_time.py --studies digits --minutes 10
+    python benchmarks/bench_oneshot_time.py --studies wide10 --minutes 10   # tens of thousands of rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+TUNER = str(Path(sys.executable).with_name("tuner"))
+
+
+def launch(study: Path, folder: Path, args: list[str]) -> tuple[subprocess.Popen, float]:
+    env = {**os.environ, "TUNER_STORAGE": f"sqlite:///{folder}/tuner.db"}
+    started = time.time()
+    proc = subprocess.Popen([TUNER, "start", str(study), "--refit", "no", *args], cwd=folder, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc, started
+
+
+def timeline(folder: Path, name: str, started: float) -> list[tuple[float, float, float]]:
+    """(seconds from launch, chosen trial's validation score, its test score) after each trained trial."""
+    import optuna
+
+    from tuner import record
+    from tuner.store import open_storage
+
+    study = optuna.load_study(study_name=name, storage=open_storage(f"sqlite:///{folder}/tuner.db", heartbeat=False))
+    metric = study.user_attrs[record.METRIC]
+    test = record.test_key(metric.removeprefix("val_"))
+    done = sorted((t for t in study.trials if t.state.name == "COMPLETE" and not t.user_attrs.get(record.ONE_SHOT)
+                   and test in t.user_attrs), key=lambda t: t.datetime_complete)
+    best, out = None, []
+    for t in done:
+        if best is None or t.value > best.value:
+            best = t
+        out.append((round(t.datetime_complete.timestamp() - started, 1), best.value, best.user_attrs[test]))
+    return out
+
+
+def reached(line: list[tuple[float, float, float]], target: float) -> float | None:
+    return next((when for when, _, tested in line if tested >= target), None)
+
+
+def run_study(name: str, minutes: float, trials: int, within: float) -> dict[str, Any]:
+    study = ROOT / "studies" / f"{name}.yaml"
+    with tempfile.TemporaryDirectory() as full_dir, tempfile.TemporaryDirectory() as shot_dir:
+        full, full_start = launch(study, Path(full_dir), ["--timeout", str(minutes * 60), "--trials", "100000"])
+        shot, shot_start = launch(study, Path(shot_dir), ["--one-shot", "--trials", str(trials)])
+        shot_out, _ = shot.communicate()
+        shot_seconds = time.time() - shot_start
+        full_out, _ = full.communicate()
+        full_seconds = time.time() - full_start
+        if full.returncode or shot.returncode:
+            raise SystemExit(f"{name}: a run failed\n{full_out[-2000:]}\n{shot_out[-2000:]}")
+        full_line = timeline(Path(full_dir), name, full_start)
+        shot_line = timeline(Path(shot_dir), name, shot_start)
+    reference = full_line[-1][2]
+    target = reference - within
+    full_at, shot_at = reached(full_line, target), reached(shot_line, target)
+    return {"study": name, "minutes": minutes, "within": within, "reference_test": round(reference, 4),
+            "full": {"trials": len(full_line), "seconds": round(full_seconds, 1), "reached_at": full_at,
+                     "final_test": round(full_line[-1][2], 4)},
+            "one_shot": {"trials": len(shot_line), "seconds": round(shot_seconds, 1), "reached_at": shot_at,
+                         "final_test": round(shot_line[-1][2], 4) if shot_line else None,
+                         "stage": next((line for line in shot_out.splitlines() if "estimates in" in line), "")},
+            "speedup": round(full_at / shot_at, 2) if full_at and shot_at else None,
+            "full_timeline": full_line, "one_shot_timeline": shot_line}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--studies", nargs="+", default=["digits", "mixture10", "noisy10"])
+    parser.add_argument("--minutes", type=float, default=10.0, help="the full search's time (default 10)")
+    parser.add_argument("--one-shot-trials", type=int, default=10, help="retrained trials (default 10)")
+    parser.add_argument("--within", type=float, default=0.005)
+    args = parser.parse_args()
+    out = RESULTS / "oneshot-time.json"
+    kept = json.loads(out.read_text()) if out.exists() else {}
+    for name in args.studies:
+        row = run_study(name, args.minutes, args.one_shot_trials, args.within)
+        kept[name] = row
+        out.write_text(json.dumps(kept, indent=1))
+        print(json.dumps({k: v for k, v in row.items() if not k.endswith("timeline")}), flush=True)
+    lines = ["| study | reference test score (full search's choice) | full search: reached at | one-shot: reached at "
+             "(its final test score, whole run) | speed-up |", "| --- | --- | --- | --- | --- |"]
+    for row in kept.values():
+        f, o = row["full"], row["one_shot"]
+        lines.append(f"| {row['study']} | {row['reference_test']} ({row['minutes']:g} min, {f['trials']} trials) | "
+                     f"{f['reached_at']} s | {o['reached_at'] if o['reached_at'] is not None else 'not reached'} s "
+                     f"({o['final_test']}, {o['seconds']} s, {o['trials']} trials) | {row['speedup'] or '-'}x |")
+    (RESULTS / "oneshot-time.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

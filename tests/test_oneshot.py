@@ -1,0 +1,201 @@
+"""The one-shot stage: a slimmable network's widths are the first-k slices of its weights, its estimates rank widths
+as training them from scratch does, and a study with `one_shot:` stores its estimates apart from the budget's
+trained trials (SQLite, PostgreSQL with two workers, the Python API)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests.test_postgres import ROOT, assert_finished_exactly, pg_url, trials_of  # noqa: F401
+from tuner import record
+from tuner.store import open_storage
+
+pytestmark = pytest.mark.slow
+
+ONE_SHOT = {"data": {"bundled": "digits", "seed": 0, "scale": "minmax"},
+            "space": {"layers": {"low": 1, "high": 2}, "units": {"low": 4, "high": 64, "log": True},
+                      "l2": {"low": 1e-6, "high": 1e-3, "log": True}, "dropout": {"low": 0.0, "high": 0.2}},
+            "training": {"epochs": 3, "batch_size": 64}, "sampler": {"name": "tpe", "seed": 0},
+            "budget": {"trials": 4}, "warm_start": False,
+            "one_shot": {"estimates": 40, "top": 2, "epochs": 4}}
+
+
+def _digits():
+    from tuner.data import load_data
+    from tuner.spec import DataSpec
+
+    return load_data(DataSpec(bundled="digits", seed=0, scale="minmax"), None, Path.cwd())
+
+
+def test_a_width_is_the_first_units_of_the_widest_weights() -> None:
+    from tuner.training import slimmable
+
+    data = _digits()
+    net = slimmable.train(data, (32, 16), (4, 4), lambda rng: (int(rng.integers(4, 33)), int(rng.integers(4, 17))),
+                          epochs=1, seed=0)
+    x = data.x_val[:50].astype(np.float32)
+    k0, k1 = 7, 5
+    h = np.maximum(x @ net.kernels[0].numpy()[:, :k0] + net.biases[0].numpy()[:k0], 0)
+    h = np.maximum(h @ net.kernels[1].numpy()[:k0, :k1] + net.biases[1].numpy()[:k1], 0)
+    sliced = h @ net.kernels[2].numpy()[:k1] + net.biases[2].numpy()
+    np.testing.assert_allclose(net.outputs(x, (k0, k1)).numpy(), sliced, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(net.outputs(x, (32, 16)).numpy(), sliced, atol=1e-3)  # the other units do count
+
+
+def test_estimates_rank_widths_as_training_them_does() -> None:
+    from scipy.stats import spearmanr
+
+    from tuner.backend import load_keras, start_trial
+    from tuner.record import Hyperparams, Layer
+    from tuner.training import slimmable
+    from tuner.training.fit import fit
+    from tuner.training.model import build_model
+
+    load_keras()
+    data = _digits()
+    widths = [4, 8, 16, 64, 256]
+    net = slimmable.train(data, (256,), (4,), lambda rng: (int(np.exp(rng.uniform(np.log(4), np.log(256)))),),
+                          epochs=15, seed=0)
+    estimates = [net.score(data, (w,), "val_accuracy") for w in widths]
+    trained = []
+    for w in widths:
+        start_trial(0)
+        hp = Hyperparams((Layer(w, 0.0, 0.0),), "relu", 1e-3, 64)
+        model = build_model(hp, data.n_features, data.n_outputs, data.task)
+        trained.append(max(fit(model, data, hp, 15, [], seed=0)["val_accuracy"]))
+    assert spearmanr(estimates, trained).statistic >= 0.8, (estimates, trained)
+    assert estimates[-1] > estimates[0] + 0.1  # a 4-unit layer is far worse than a 256-unit one, here too
+
+
+def _study(workdir: Path, name: str = "oneshot") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(f"sqlite:///{workdir}/tuner.db",
+                                                                   heartbeat=False))
+
+
+def test_a_one_shot_study_keeps_its_estimates_apart_and_resumes(cli, write_study, workdir: Path) -> None:
+    write_study("oneshot", ONE_SHOT)
+    result = cli("start", "oneshot")
+    assert result.exit_code == 0, result.output
+    assert "one-shot: 40 width vectors estimated from one training" in result.output
+    study = _study(workdir)
+    trials = study.get_trials()
+    estimates = [t for t in trials if t.user_attrs.get(record.ONE_SHOT)]
+    retrained = [t for t in trials if not t.user_attrs.get(record.ONE_SHOT)]
+    assert len(estimates) == 40 and all(t.state == TrialState.COMPLETE for t in estimates)
+    assert all("epochs_run" not in t.user_attrs for t in estimates)  # never trained
+    assert len(retrained) == 4 and all(record.ESTIMATE in t.user_attrs for t in retrained)
+    chosen = study.user_attrs[record.ONE_SHOT_STAGE]["retrained"]
+    assert [t.user_attrs[record.UNITS] for t in retrained] == [chosen[i % len(chosen)] for i in range(4)]
+    for t in retrained:  # each retrained trial carries the estimate its widths scored
+        scored = [e for e in estimates if e.user_attrs[record.UNITS] == t.user_attrs[record.UNITS]]
+        assert scored and t.user_attrs[record.ESTIMATE] == max(e.value for e in scored)
+    status = json.loads(cli("status", "oneshot", "--json").output)
+    assert status["counts"]["used"] == 4 and status["counts"]["complete"] == 4
+    assert status["counts"]["estimates"] == 40
+    best = json.loads(cli("best", "oneshot", "--json").output)
+    assert best["number"] in {t.number for t in retrained}
+    written = cli("report", "oneshot", "--out", str(workdir / "report"))
+    assert written.exit_code == 0, written.output
+    page = (workdir / "report" / "index.html").read_text()
+    assert (workdir / "report" / "one_shot.png").stat().st_size > 1000
+    assert "one-shot: 40 width vectors estimated from one training" in page
+    assert "4 complete" in page  # the estimates are not counted as complete trials
+    again = cli("start", "oneshot", "--trials", "6")  # resumed: no second stage, two more retrained trials
+    assert again.exit_code == 0, again.output
+    assert "training the widest" not in again.output
+    trials = _study(workdir).get_trials()
+    assert sum(bool(t.user_attrs.get(record.ONE_SHOT)) for t in trials) == 40
+    assert sum(not t.user_attrs.get(record.ONE_SHOT) and t.state == TrialState.COMPLETE for t in trials) == 6
+
+
+def test_two_objectives_retrain_the_estimates_front(cli, write_study, workdir: Path) -> None:
+    from tuner.views.summary import pareto_front
+
+    write_study("oneshot", {**ONE_SHOT, "objectives": ["metric", "n_params"],
+                            "one_shot": {"estimates": 40, "top": 3, "epochs": 2}, "budget": {"trials": 3}})
+    result = cli("start", "oneshot")
+    assert result.exit_code == 0, result.output
+    study = _study(workdir)
+    chosen = study.user_attrs[record.ONE_SHOT_STAGE]["retrained"]
+    assert len(chosen) == 3 and len({sum(c) for c in chosen}) == 3  # spread over the front's sizes
+    front = pareto_front(study)
+    assert front and all(not t.user_attrs.get(record.ONE_SHOT) for t in front)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"objectives": ["metric", "latency"]}, "cannot estimate latency"),
+    ({"space": {**ONE_SHOT["space"], "family": "conv2d"}}, "tuner's own Dense stacks"),
+    ({"sampler": {"name": "grid"}, "space": {"layers": 1, "units": [8, 16], "l2": 0, "dropout": 0}}, "tpe or random"),
+])
+def test_what_one_shot_cannot_do_is_refused_before_anything_is_written(cli, write_study, workdir: Path, change,
+                                                                        message: str) -> None:
+    write_study("oneshot", {**ONE_SHOT, **change})
+    result = cli("start", "oneshot")
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output
+    assert not (workdir / "tuner.db").exists() or "oneshot" not in optuna.get_all_study_names(
+        f"sqlite:///{workdir}/tuner.db")
+
+
+def test_the_python_api_runs_a_one_shot_stage(workdir: Path) -> None:
+    import tuner
+
+    spec = {**ONE_SHOT}
+    spec.pop("one_shot")
+    result = tuner.start(spec, name="api", storage=f"sqlite:///{workdir}/tuner.db", trials=2, refit="no",
+                         one_shot={"estimates": 30, "top": 2, "epochs": 2})
+    trials = result.study.get_trials()
+    assert sum(bool(t.user_attrs.get(record.ONE_SHOT)) for t in trials) == 30
+    assert result.best is not None and not result.best.user_attrs.get(record.ONE_SHOT)
+    assert result.study.user_attrs[record.ONE_SHOT_STAGE]["estimates"] == 30
+    with pytest.raises(tuner.TunerError, match="one_shot: cannot estimate latency"):
+        tuner.start({**spec, "objectives": ["metric", "latency"]}, name="bad", one_shot=True,
+                    storage=f"sqlite:///{workdir}/tuner.db")
+    assert "bad" not in optuna.get_all_study_names(f"sqlite:///{workdir}/tuner.db")
+
+
+@pytest.mark.postgres
+def test_one_shot_on_postgres_with_two_workers(cli, write_study, pg_url: str,  # noqa: F811
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    write_study("oneshot", {**ONE_SHOT, "training": {"epochs": 15, "batch_size": 32}, "budget": {"trials": 6}})
+    result = cli("start", "oneshot", "--workers", "2", "--storage", pg_url)
+    assert result.exit_code == 0, result.output
+    trials = trials_of(pg_url, "oneshot")
+    trained = [t for t in trials if not t.user_attrs.get(record.ONE_SHOT)]
+    assert_finished_exactly(trials, 6)
+    assert len(trials) - len(trained) == 40  # one stage, run by the process that started the study
+    assert len(trained) == 6 and all(record.ESTIMATE in t.user_attrs for t in trained)
+    assert len({t.user_attrs[record.WORKER] for t in trained}) == 2  # both workers retrained
+
+
+def test_the_dashboard_shows_the_estimates_and_the_retrained_trials_apart(cli, write_study, workdir: Path) -> None:
+    from tests.test_dashboard import attrs, get
+    from tuner.views import dashboard as board
+    from tuner.views.artifacts import resolve_dir
+
+    write_study("oneshot", {**ONE_SHOT, "budget": {"trials": 2}, "one_shot": {"estimates": 12, "top": 2,
+                                                                              "epochs": 2}})
+    assert cli("start", "oneshot", "--refit", "no").exit_code == 0
+    url = f"sqlite:///{workdir}/tuner.db"
+    server = board.make(url, resolve_dir(None, url), "127.0.0.1", 0)
+    board.serve_in_background(server)
+    try:
+        base = board.address(server).removesuffix("/dashboard")
+        (study,) = get(f"{base}/api/studies")["study_summaries"]
+        detail = get(f"{base}/api/studies/{study['study_id']}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    shown = [attrs(t) for t in detail["trials"]]
+    estimates = [a for a in shown if a.get("one_shot") in (True, "True")]
+    retrained = [a for a in shown if "one_shot_estimate" in a]
+    assert len(estimates) == 12 and len(retrained) == 2 and len(shown) == 14
+    assert all("epochs_run" in a for a in retrained) and not any("epochs_run" in a for a in estimates)
+    assert "### One-shot stage" in detail["note"]["body"] and "12 width vectors" in detail["note"]["body"]

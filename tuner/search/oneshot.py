@@ -1,0 +1,186 @@
+"""The one-shot stage (`one_shot:` in a study file): every width from one training, then only the best retrained.
+
+For each layer count of the space, tuner's widest Dense stack is trained once as a slimmable network
+(tuner.training.slimmable). The study's sampler then proposes `estimates` width vectors, each scored on those
+shared weights in one forward pass; each becomes a finished trial of the study marked `one_shot` (its value is the
+estimate), so the dashboard and `tuner report` show the whole accuracy-against-size curve. Estimates never count
+toward the budget and are never the best trial or the exported model. The best `top` width vectors (with two
+objectives, the estimates' Pareto front) are then enqueued as the budget's ordinary trials, their widths fixed and
+L2, dropout and the rest sampled as usual, each carrying its `estimate`; the runner trains them from scratch.
+`tuner.views.oneshot.rank` says how well the estimates ranked the widths the retrained trials reached.
+
+The stage runs once per study, in the process that starts it, before any trial: other workers wait for it, and a
+resumed study (`tuner.one_shot` stored with it) goes straight to the retrained trials.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from tuner import record
+from tuner.data import Dataset
+from tuner.search import multiobjective, space
+from tuner.search.metric import Metric
+from tuner.search.sampler import make_sampler
+from tuner.spec import Dim, StudySpec, TPESpec
+from tuner.store import internals
+from tuner.views.oneshot import rank
+from tuner.views.summary import classify
+
+DISTINCT = 1.25  # two width vectors of one depth are apart when some layer differs by this factor
+
+
+def done(study: optuna.Study) -> bool:
+    return record.ONE_SHOT_STAGE in study.user_attrs
+
+
+def wait(study: optuna.Study, poll: float = 1.0) -> None:
+    """Until the stage is done: a worker that joins a study while its starter is still training the slimmable
+    network would otherwise sample widths of its own."""
+    while not done(study):
+        time.sleep(poll)
+
+
+def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *, budget: int | None,
+          seed: int = 0, say: Callable[[str], None] = lambda line: None) -> None:
+    """Train the slimmable networks, store the estimates, enqueue the retrained trials; nothing is written to the
+    study before every estimate is made."""
+    from tuner.backend import load_keras
+    from tuner.training import slimmable
+    from tuner.training.model import count_params
+
+    load_keras()
+    shot, s, training = spec.one_shot, spec.space, spec.training
+    units = s.units
+    depths = [int(d) for d in _values(s.layers)]
+    epochs = shot.epochs or training.epochs
+    low = {field: space.dimension(s, training, field).bounds()[0] for field in ("dropout", "l2")}
+    start = time.perf_counter()
+    nets = {}
+    for depth in depths:
+        say(f"one-shot: training the widest {depth}-layer network as a slimmable network ({epochs} epochs)")
+        widest = (int(units.bounds()[1]),) * depth
+        narrowest = (int(units.bounds()[0]),) * depth
+        nets[depth] = slimmable.train(
+            data, widest, narrowest, drawer(units, depth, s.per_layer("units")), activation=str(s.activation.middle()),
+            dropout=float(low["dropout"]), l2=float(low["l2"]),
+            learning_rate=float(space.dimension(s, training, "learning_rate").middle()),
+            batch_size=int(space.dimension(s, training, "batch_size").middle()), epochs=epochs, seed=seed,
+            optimizer=training.optimizer, sandwich=shot.sandwich)
+    trained = time.perf_counter() - start
+    say(f"one-shot: scoring {shot.estimates} width vectors on the shared weights")
+    directions = [d.name.lower() for d in study.directions]
+    scratch = optuna.create_study(directions=directions, sampler=_sampler(spec, seed))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for _ in range(shot.estimates):
+        trial = scratch.ask()
+        depth = int(space.suggest(trial, "layers", None, s.layers))
+        per_layer = s.per_layer("units")
+        widths = tuple(int(space.suggest(trial, "units", i if per_layer else None, units)) for i in range(depth))
+        hp = record.Hyperparams(layers=tuple(record.Layer(w, 0.0, 0.0) for w in widths), activation="relu",
+                                learning_rate=1e-3, batch_size=32)
+        n_params = count_params(hp, data.n_features, data.n_outputs)
+        value = nets[depth].score(data, widths, metric.name)
+        trial.set_user_attr(record.ONE_SHOT, True)
+        trial.set_user_attr(record.UNITS, list(widths))
+        trial.set_user_attr(record.N_PARAMS, n_params)
+        if spec.max_params is not None:
+            violation = float(n_params - spec.max_params)
+            trial.set_constraint(record.CONSTRAINT, violation)
+            trial.storage.set_trial_system_attr(internals.trial_id(trial), record.LEGACY_CONSTRAINTS, [violation])
+        scratch.tell(trial, multiobjective.values(spec, value, n_params))
+    estimates = scratch.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    chosen = choose(estimates, directions, shot.top)
+    scored = time.perf_counter() - start - trained
+    study.add_trials(estimates)
+    queued = _enqueue(study, chosen, budget)
+    study.set_user_attr(record.ONE_SHOT_STAGE, {
+        "estimates": len(estimates), "train_seconds": round(trained, 2), "score_seconds": round(scored, 2),
+        "epochs": epochs, "retrained": [t.user_attrs[record.UNITS] for t in chosen], "queued": queued})
+    say(f"one-shot: {len(estimates)} estimates in {trained + scored:.1f} s; retraining "
+        f"{', '.join(str(t.user_attrs[record.UNITS]) for t in chosen)} in {queued} trial(s)")
+
+
+def _sampler(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
+    """The study's sampler for the estimates; TPE starts from half of them drawn at random, so that they spread over
+    the whole space (the accuracy-against-size curve) before they gather around the best."""
+    if isinstance(spec.sampler, TPESpec):
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(spec.sampler.n_startup_trials,
+                                                                          spec.one_shot.estimates // 2),
+                                          multivariate=True, group=spec.sampler.group)
+    return make_sampler(spec, seed)
+
+
+def choose(estimates: list[FrozenTrial], directions: list[str], top: int) -> list[FrozenTrial]:
+    """The width vectors to retrain: the `top` best within max_params, each apart from those before it (another
+    layer count, or some layer DISTINCT times wider or narrower: a sampler's estimates crowd around the best, and
+    near-copies would teach the retraining nothing new); with two objectives the estimates' Pareto front, thinned
+    evenly over its sizes to `top`."""
+    feasible = [t for t in estimates if not any(v > 0 for v in t.constraints)]
+    sign = [-1 if d == "maximize" else 1 for d in directions]
+    ranked: list[FrozenTrial] = []
+    for t in sorted(feasible, key=lambda t: (sign[0] * t.values[0], t.user_attrs[record.N_PARAMS])):
+        if all(_apart(t.user_attrs[record.UNITS], o.user_attrs[record.UNITS]) for o in ranked):
+            ranked.append(t)
+    if len(directions) == 1:
+        return ranked[:top]
+    front = [t for t in ranked if not any(all(sign[i] * o.values[i] <= sign[i] * t.values[i] for i in range(2)) and
+                                          o.values != t.values for o in ranked)]
+    front.sort(key=lambda t: t.values[1])
+    if len(front) <= top:
+        return front
+    return [front[round(i * (len(front) - 1) / (top - 1))] for i in range(top)] if top > 1 else front[:1]
+
+
+def _apart(a: list[int], b: list[int]) -> bool:
+    return len(a) != len(b) or any(max(x, y) >= DISTINCT * min(x, y) for x, y in zip(a, b))
+
+
+def record_rank(study: optuna.Study, metric: Metric) -> tuple[float, int] | None:
+    """Store how well the estimates ranked the retrained widths (the study's ONE_SHOT_RANK), when they can be
+    ranked."""
+    found = rank(study.get_trials(deepcopy=False), metric.direction == "maximize")
+    if found is not None:
+        study.set_user_attr(record.ONE_SHOT_RANK, {"spearman": round(found[0], 4), "widths": found[1]})
+    return found
+
+
+def _enqueue(study: optuna.Study, chosen: list[FrozenTrial], budget: int | None) -> int:
+    """The chosen widths as waiting trials, in turn, for what the budget has left (once each without a budget)."""
+    if not chosen:
+        return 0
+    trials = study.get_trials(deepcopy=False)
+    left = len(chosen) if budget is None else max(0, budget - sum(classify(t)[1] for t in trials) - sum(
+        t.state == TrialState.WAITING and bool(t.user_attrs.get(record.WARM_START)) for t in trials))
+    for i in range(left):
+        pick = chosen[i % len(chosen)]
+        study.enqueue_trial(dict(pick.params), user_attrs={record.ESTIMATE: pick.values[0], record.UNITS: pick.user_attrs[
+            record.UNITS]})
+    return left
+
+
+def _values(dim: Dim) -> list[Any]:
+    return list(range(int(dim.low), int(dim.high) + 1, int(dim.step or 1))) if dim.is_range else dim.values()
+
+
+def drawer(units: Dim, depth: int, per_layer: bool) -> Callable[[np.random.Generator], tuple[int, ...]]:
+    """Random widths for the sandwich rule, drawn as the dimension spreads them (log-uniform on a log range)."""
+    def one(rng: np.random.Generator) -> int:
+        if not units.is_range:
+            return int(rng.choice([int(v) for v in units.values()]))
+        lo, hi = float(units.low), float(units.high)
+        value = math.exp(rng.uniform(math.log(lo), math.log(hi))) if units.log else rng.uniform(lo, hi)
+        step = units.step or 1
+        return int(min(hi, max(lo, lo + round((value - lo) / step) * step)))
+
+    def draw(rng: np.random.Generator) -> tuple[int, ...]:
+        return tuple(one(rng) for _ in range(depth)) if per_layer else (one(rng),) * depth
+
+    return draw
