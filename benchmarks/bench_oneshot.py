@@ -5,7 +5,7 @@ trains); the Spearman correlation between estimate and mean from-scratch score i
 estimate of every width of a one-layer Dense model on digits against from-scratch widths, drawn into
 docs/images/oneshot-curve.png.
 
-    python benchmarks/bench_oneshot.py                          # digits-1 digits mixture10 noisy10, then the curve
+    python benchmarks/bench_oneshot.py          # digits-1 digits mixture10 noisy10 digits_conv, then the curve
     python benchmarks/bench_oneshot.py --studies digits-1 --vectors 30 --seeds 3
 
 Each study's rows are written to results/oneshot.json as they finish (a long run can be stopped and resumed with the
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 STUDIES = {"digits-1": ("digits", 1), "digits": ("digits", None), "mixture10": ("mixture10", None),
-           "noisy10": ("noisy10", None)}  # name: (example study, layer count fixed to)
+           "noisy10": ("noisy10", None), "digits_conv": ("digits_conv", None)}  # name: (example study, layers fixed to)
 GOALS = {"digits-1": 0.9}  # one-layer Dense studies; every other: 0.7
 
 
@@ -62,7 +62,7 @@ def rank_row(name: str, vectors: int, seeds: int) -> dict[str, Any]:
     start = time.perf_counter()
     nets = {d: slimmable.train(data, (high,) * d, (low,) * d, drawer(s.units, d, True), epochs=t.epochs, seed=0,
                                batch_size=t.batch_size, learning_rate=t.learning_rate, l2=s.l2.bounds()[0],
-                               dropout=s.dropout.bounds()[0])
+                               dropout=s.dropout.bounds()[0], conv=s.family == "conv2d")
             for d in depths}
     one_shot_seconds = time.perf_counter() - start
     widths = _vectors(depths, low, high, vectors, seed=1)
@@ -74,8 +74,8 @@ def rank_row(name: str, vectors: int, seeds: int) -> dict[str, Any]:
         for seed in range(seeds):
             start_trial(seed)
             hp = Hyperparams(tuple(Layer(u, s.dropout.bounds()[0], s.l2.bounds()[0]) for u in w), "relu",
-                             t.learning_rate, t.batch_size)
-            model = build_model(hp, data.n_features, data.n_outputs, data.task)
+                             t.learning_rate, t.batch_size, family=s.family)
+            model = build_model(hp, data.n_features, data.n_outputs, data.task, shape=data.shape)
             scores.append(max(fit(model, data, hp, t.epochs, [], seed=seed)[metric.name]))
         trained.append(float(np.mean(scores)))
     scratch_seconds = time.perf_counter() - start

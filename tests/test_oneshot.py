@@ -33,19 +33,34 @@ def _digits():
     return load_data(DataSpec(bundled="digits", seed=0, scale="minmax"), None, Path.cwd())
 
 
-def test_a_width_is_the_first_units_of_the_widest_weights() -> None:
-    from tuner.training import slimmable
+@pytest.mark.parametrize("family", ["dense", "conv2d"])
+def test_a_width_is_the_keras_model_of_the_first_units_of_the_widest_weights(family: str) -> None:
+    """The network at widths (10, 7) computes what tuner's own Keras model of those widths computes with the first
+    10 and 7 units (filters) of the widest weights: held to Keras's Dense, Conv2D, pooling and flattening."""
+    from dataclasses import replace
 
+    from tuner.backend import load_keras
+    from tuner.record import Hyperparams, Layer
+    from tuner.training import slimmable
+    from tuner.training.model import build_model
+
+    load_keras()
     data = _digits()
+    data = replace(data, shape=(8, 8, 1)) if family == "conv2d" else data
     net = slimmable.train(data, (32, 16), (4, 4), lambda rng: (int(rng.integers(4, 33)), int(rng.integers(4, 17))),
-                          epochs=1, seed=0)
+                          epochs=1, seed=0, conv=family == "conv2d")
+    hp = Hyperparams((Layer(10, 0.0, 0.0), Layer(7, 0.0, 0.0)), "relu", 1e-3, 64, family=family)
+    model = build_model(hp, data.n_features, data.n_outputs, data.task, shape=data.shape)
+    hidden = [layer for layer in model.layers if layer.name.startswith(("dense_", "conv2d_"))]
+    hidden[0].set_weights([net.kernels[0].numpy()[..., :10], net.biases[0].numpy()[:10]])
+    hidden[1].set_weights([net.kernels[1].numpy()[..., :10, :7], net.biases[1].numpy()[:7]])
+    head = net.kernels[2].numpy().reshape(net.cells, 16, -1)[:, :7].reshape(net.cells * 7, -1)
+    model.get_layer("output").set_weights([head, net.biases[2].numpy()])
     x = data.x_val[:50].astype(np.float32)
-    k0, k1 = 7, 5
-    h = np.maximum(x @ net.kernels[0].numpy()[:, :k0] + net.biases[0].numpy()[:k0], 0)
-    h = np.maximum(h @ net.kernels[1].numpy()[:k0, :k1] + net.biases[1].numpy()[:k1], 0)
-    sliced = h @ net.kernels[2].numpy()[:k1] + net.biases[2].numpy()
-    np.testing.assert_allclose(net.outputs(x, (k0, k1)).numpy(), sliced, rtol=1e-4, atol=1e-5)
-    assert not np.allclose(net.outputs(x, (32, 16)).numpy(), sliced, atol=1e-3)  # the other units do count
+    logits = net.outputs(x, (10, 7)).numpy()
+    softmax = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(softmax / softmax.sum(1, keepdims=True), model.predict(x, verbose=0), atol=1e-5)
+    assert not np.allclose(net.outputs(x, (32, 16)).numpy(), logits, atol=1e-3)  # the other units do count
 
 
 def test_estimates_rank_widths_as_training_them_does() -> None:
@@ -130,7 +145,7 @@ def test_two_objectives_retrain_the_estimates_front(cli, write_study, workdir: P
 
 @pytest.mark.parametrize("change, message", [
     ({"objectives": ["metric", "latency"]}, "cannot estimate latency"),
-    ({"space": {**ONE_SHOT["space"], "family": "conv2d"}}, "tuner's own Dense stacks"),
+    ({"space": {**ONE_SHOT["space"], "family": "lstm"}}, "tuner's own Dense and Conv2D stacks"),
     ({"sampler": {"name": "grid"}, "space": {"layers": 1, "units": [8, 16], "l2": 0, "dropout": 0}}, "tpe or random"),
 ])
 def test_what_one_shot_cannot_do_is_refused_before_anything_is_written(cli, write_study, workdir: Path, change,
@@ -199,3 +214,20 @@ def test_the_dashboard_shows_the_estimates_and_the_retrained_trials_apart(cli, w
     assert len(estimates) == 12 and len(retrained) == 2 and len(shown) == 14
     assert all("epochs_run" in a for a in retrained) and not any("epochs_run" in a for a in estimates)
     assert "### One-shot stage" in detail["note"]["body"] and "12 width vectors" in detail["note"]["body"]
+
+
+def test_a_conv2d_stack_study_runs_its_one_shot_stage(cli, write_study, workdir: Path) -> None:
+    write_study("oneshot", {**ONE_SHOT, "data": {**ONE_SHOT["data"], "shape": [8, 8, 1]},
+                            "space": {**ONE_SHOT["space"], "family": "conv2d", "units": {"low": 4, "high": 32}},
+                            "budget": {"trials": 2}, "one_shot": {"estimates": 20, "top": 2, "epochs": 2}})
+    result = cli("start", "oneshot", "--refit", "no")
+    assert result.exit_code == 0, result.output
+    trials = _study(workdir).get_trials()
+    estimates = [t for t in trials if t.user_attrs.get(record.ONE_SHOT)]
+    retrained = [t for t in trials if record.ESTIMATE in t.user_attrs]
+    assert len(estimates) == 20 and len(retrained) == 2
+    assert all(t.user_attrs["architecture"][0]["layer"] == "conv2d_0" for t in retrained)
+    by_widths = {tuple(t.user_attrs[record.UNITS]): t.user_attrs[record.N_PARAMS] for t in retrained}
+    for t in estimates:  # an estimate's size is the size of the Conv2D model of its widths
+        if tuple(t.user_attrs[record.UNITS]) in by_widths:
+            assert t.user_attrs[record.N_PARAMS] == by_widths[tuple(t.user_attrs[record.UNITS])]

@@ -1,6 +1,6 @@
 """The one-shot stage (`one_shot:` in a study file): every width from one training, then only the best retrained.
 
-For each layer count of the space, tuner's widest Dense stack is trained once as a slimmable network
+For each layer count of the space, tuner's widest Dense (or Conv2D) stack is trained once as a slimmable network
 (tuner.training.slimmable). The study's sampler then proposes `estimates` width vectors, each scored on those
 shared weights in one forward pass; each becomes a finished trial of the study marked `one_shot` (its value is the
 estimate), so the dashboard and `tuner report` show the whole accuracy-against-size curve. Estimates never count
@@ -73,7 +73,7 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
             dropout=float(low["dropout"]), l2=float(low["l2"]),
             learning_rate=float(space.dimension(s, training, "learning_rate").middle()),
             batch_size=int(space.dimension(s, training, "batch_size").middle()), epochs=epochs, seed=seed,
-            optimizer=training.optimizer, sandwich=shot.sandwich)
+            optimizer=training.optimizer, sandwich=shot.sandwich, conv=s.family == "conv2d")
     trained = time.perf_counter() - start
     say(f"one-shot: scoring {shot.estimates} width vectors on the shared weights")
     directions = [d.name.lower() for d in study.directions]
@@ -85,8 +85,8 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
         per_layer = s.per_layer("units")
         widths = tuple(int(space.suggest(trial, "units", i if per_layer else None, units)) for i in range(depth))
         hp = record.Hyperparams(layers=tuple(record.Layer(w, 0.0, 0.0) for w in widths), activation="relu",
-                                learning_rate=1e-3, batch_size=32)
-        n_params = count_params(hp, data.n_features, data.n_outputs)
+                                learning_rate=1e-3, batch_size=32, family=s.family)
+        n_params = count_params(hp, data.n_features, data.n_outputs, data.shape)
         value = nets[depth].score(data, widths, metric.name)
         trial.set_user_attr(record.ONE_SHOT, True)
         trial.set_user_attr(record.UNITS, list(widths))

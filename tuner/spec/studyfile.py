@@ -121,10 +121,11 @@ def _check_model(spec: StudySpec) -> None:
 
 
 def _check_one_shot(spec: StudySpec) -> None:
-    """What the one-shot stage can estimate: tuner's Dense stacks, with one activation, on the metric and size."""
-    if spec.model is not None or spec.space.family != "dense":
-        raise ValueError("one_shot: works on tuner's own Dense stacks (no model:, space.family: dense) so far; "
-                         "remove one_shot to search this model trial by trial")
+    """What the one-shot stage can estimate: tuner's Dense and Conv2D stacks, with one activation, on the metric and
+    size."""
+    if spec.model is not None or spec.space.family not in ("dense", "conv2d"):
+        raise ValueError("one_shot: works on tuner's own Dense and Conv2D stacks (no model:, space.family dense "
+                         "or conv2d) so far; remove one_shot to search this model trial by trial")
     if "latency" in spec.objectives:
         raise ValueError("one_shot: cannot estimate latency on shared weights; use objectives: [metric] or "
                          "[metric, n_params]")

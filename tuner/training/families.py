@@ -40,7 +40,7 @@ def architecture(hp: Hyperparams, shape: tuple[int, ...], n_outputs: int) -> lis
         w = layer.units
         if hp.family == "conv2d":
             params = KERNEL * KERNEL * fan_in * w + w
-            size = _pooled(size)
+            size = pooled(size)
         else:
             bias = 2 * w if hp.family == "gru" else w  # Keras 3 GRU keeps two biases (reset_after=True)
             params = GATES[hp.family] * (fan_in * w + w * w + bias)
@@ -63,9 +63,9 @@ def hidden_layers(hp: Hyperparams, shape: tuple[int, ...]) -> list[keras.layers.
         if hp.family == "conv2d":
             layers.append(keras.layers.Conv2D(layer.units, KERNEL, padding="same", activation=hp.activation,
                                               kernel_regularizer=regularizer, name=f"conv2d_{i}"))
-            if _pooled(size) != size:
+            if pooled(size) != size:
                 layers.append(keras.layers.MaxPooling2D(2, name=f"pool_{i}"))
-                size = _pooled(size)
+                size = pooled(size)
         else:
             cell = keras.layers.LSTM if hp.family == "lstm" else keras.layers.GRU
             layers.append(cell(layer.units, return_sequences=i < len(hp.layers) - 1,
@@ -77,6 +77,6 @@ def hidden_layers(hp: Hyperparams, shape: tuple[int, ...]) -> list[keras.layers.
     return layers
 
 
-def _pooled(size: list[int]) -> list[int]:
+def pooled(size: list[int]) -> list[int]:
     """2x2 max pooling after a Conv2D layer while the feature maps are at least 4 pixels on each side."""
     return [s // 2 for s in size] if min(size) >= 4 else size

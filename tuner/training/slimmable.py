@@ -36,6 +36,9 @@ class Slimmable:
     task: str
     widest: Widths
     std: float = 1.0  # a standardized regression target's spread: MAE comes back in the target's units
+    shape: tuple[int, ...] | None = None  # a Conv2D stack's image shape (rows reshaped to it); None: Dense
+    pools: tuple[bool, ...] = ()  # a Conv2D stack: whether 2x2 max pooling follows each layer
+    cells: int = 1  # a Conv2D stack: pixels of the last feature maps (the output layer's inputs per filter)
 
     def outputs(self, x: Any, widths: Widths) -> Any:
         """The network's logits (classification) or predictions at `widths`."""
@@ -63,23 +66,39 @@ class Slimmable:
 def train(data: Dataset, widest: Widths, narrowest: Widths, draw: Callable[[np.random.Generator], Widths], *,
           activation: str = "relu", dropout: float = 0.0, l2: float = 0.0, learning_rate: float = 1e-3,
           batch_size: int = 64, epochs: int = 30, seed: int = 0, optimizer: str = "adam",
-          sandwich: int = 4) -> Slimmable:
+          sandwich: int = 4, conv: bool = False) -> Slimmable:
     """Train the widest network of one depth as a slimmable network (`sandwich` widths a step: the widest, the
     narrowest and widths from `draw`), with the study's dropout and L2 (on the widest network's kernels), optimizer,
-    learning rate and batch size."""
+    learning rate and batch size. `conv`: tuner's Conv2D stack on the data's image shape (3x3 filters, 2x2 max
+    pooling while the maps are at least 4 pixels a side, the last maps flattened into the output layer), as
+    tuner.training.families builds it; else its Dense stack."""
     import keras
     import tensorflow as tf
 
     from tuner.training.model import make_optimizer
 
+    from tuner.training.families import KERNEL, pooled
+
     rng = np.random.default_rng(seed)
     tf_rng = tf.random.Generator.from_seed(seed)
-    sizes = [data.n_features, *widest, data.n_outputs]
     glorot = keras.initializers.GlorotUniform(seed=seed)
-    net = Slimmable(
-        kernels=[tf.Variable(glorot((fan_in, fan_out))) for fan_in, fan_out in zip(sizes, sizes[1:])],
-        biases=[tf.Variable(tf.zeros(fan_out)) for fan_out in sizes[1:]], activation=activation, task=data.task,
-        widest=tuple(widest), std=data.target_scaling.std if data.target_scaling is not None else 1.0)
+    std = data.target_scaling.std if data.target_scaling is not None else 1.0
+    if not conv:
+        sizes = [data.n_features, *widest, data.n_outputs]
+        shapes = list(zip(sizes, sizes[1:]))
+        net = Slimmable([], [], activation, data.task, tuple(widest), std)
+    else:
+        size, pools = list(data.shape[:2]), []
+        for _ in widest:
+            pools.append(pooled(size) != size)
+            size = pooled(size)
+        fans = [data.shape[-1], *widest]
+        shapes = [(KERNEL, KERNEL, a, b) for a, b in zip(fans, fans[1:])] + [(size[0] * size[1] * widest[-1],
+                                                                               data.n_outputs)]
+        net = Slimmable([], [], activation, data.task, tuple(widest), std, tuple(data.shape), tuple(pools),
+                        size[0] * size[1])
+    net.kernels = [tf.Variable(glorot(shape)) for shape in shapes]
+    net.biases = [tf.Variable(tf.zeros(shape[-1])) for shape in shapes]
     variables = [*net.kernels, *net.biases]
     opt = make_optimizer(optimizer, learning_rate)
     classify = data.task == "classification"
@@ -121,11 +140,22 @@ def _sliced(net: Slimmable, x: Any, widths: Any, dropout: float = 0.0, rng: Any 
     import tensorflow as tf
 
     act = keras.activations.get(net.activation)
-    h, k_in = x, tf.shape(x)[1]
+    h = x if net.shape is None else tf.reshape(x, (-1, *net.shape))
+    k_in = tf.shape(h)[-1]
     for layer, (kernel, bias) in enumerate(zip(net.kernels[:-1], net.biases[:-1])):
         k = widths[layer]
-        h = act(tf.matmul(h, kernel[:k_in, :k]) + bias[:k])
+        if net.shape is None:
+            h = act(tf.matmul(h, kernel[:k_in, :k]) + bias[:k])
+        else:
+            h = act(tf.nn.conv2d(h, kernel[:, :, :k_in, :k], 1, "SAME") + bias[:k])
+            if net.pools[layer]:
+                h = tf.nn.max_pool2d(h, 2, 2, "VALID")
         if dropout > 0:
             h = h * tf.cast(rng.uniform(tf.shape(h)) >= dropout, h.dtype) / (1.0 - dropout)
         k_in = k
-    return tf.matmul(h, net.kernels[-1][:k_in]) + net.biases[-1]
+    head = net.kernels[-1]
+    if net.shape is not None:  # the flattened maps: pixel-major, filters inside, so a filter's rows are strided
+        h = tf.reshape(h, (tf.shape(h)[0], -1))
+        head = tf.reshape(tf.reshape(head, (net.cells, net.widest[-1], -1))[:, :k_in], (net.cells * k_in, -1))
+        return tf.matmul(h, head) + net.biases[-1]
+    return tf.matmul(h, head[:k_in]) + net.biases[-1]
