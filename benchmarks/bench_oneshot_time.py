@@ -9,7 +9,7 @@ time to quality is the wall time from its launch to the first moment its chosen 
 study is kept in results/oneshot-time.json, and results/oneshot-time.md is the table.
 
     python benchmarks/bench_oneshot_time.py --studies digits --minutes 10
-    python benchmarks/bench_oneshot_time.py --studies wide10 --minutes 10   # tens of thousands of rows
+    python benchmarks/bench_oneshot_time.py --studies wide10 --minutes 10   # 30,000 rows (benchmarks/data/)
 """
 
 from __future__ import annotations
@@ -61,8 +61,19 @@ def reached(line: list[tuple[float, float, float]], target: float) -> float | No
     return next((when for when, _, tested in line if tested >= target), None)
 
 
+def study_file(name: str) -> Path:
+    """An example study (studies/NAME.yaml) or one of benchmarks/data/ (its data written when missing)."""
+    here = ROOT / "benchmarks" / "data" / f"{name}.yaml"
+    if not here.exists():
+        return ROOT / "studies" / f"{name}.yaml"
+    maker = here.with_name(f"make_{name}.py")
+    if maker.exists() and not here.with_name(f"{name}.npz").exists():
+        subprocess.run([sys.executable, str(maker)], check=True)
+    return here
+
+
 def run_study(name: str, minutes: float, trials: int, within: float) -> dict[str, Any]:
-    study = ROOT / "studies" / f"{name}.yaml"
+    study = study_file(name)
     with tempfile.TemporaryDirectory() as full_dir, tempfile.TemporaryDirectory() as shot_dir:
         full, full_start = launch(study, Path(full_dir), ["--timeout", str(minutes * 60), "--trials", "100000"])
         shot, shot_start = launch(study, Path(shot_dir), ["--one-shot", "--trials", str(trials)])

@@ -161,12 +161,15 @@ def test_what_one_shot_cannot_do_is_refused_before_anything_is_written(cli, writ
 def test_the_python_api_runs_a_one_shot_stage(workdir: Path) -> None:
     import tuner
 
-    spec = {**ONE_SHOT}
+    spec = {**ONE_SHOT, "warm_start": True}
     spec.pop("one_shot")
     result = tuner.start(spec, name="api", storage=f"sqlite:///{workdir}/tuner.db", trials=2, refit="no",
                          one_shot={"estimates": 30, "top": 2, "epochs": 2})
     trials = result.study.get_trials()
     assert sum(bool(t.user_attrs.get(record.ONE_SHOT)) for t in trials) == 30
+    warm = trials[0]  # the rule-of-thumb start: scored on the shared weights too, then trained
+    assert warm.user_attrs[record.WARM_START] and record.ESTIMATE in warm.user_attrs
+    assert warm.state == TrialState.COMPLETE and sum(not t.user_attrs.get(record.ONE_SHOT) for t in trials) == 2
     assert result.best is not None and not result.best.user_attrs.get(record.ONE_SHOT)
     assert result.study.user_attrs[record.ONE_SHOT_STAGE]["estimates"] == 30
     with pytest.raises(tuner.TunerError, match="one_shot: cannot estimate latency"):

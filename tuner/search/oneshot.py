@@ -54,7 +54,6 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
     study before every estimate is made."""
     from tuner.backend import load_keras
     from tuner.training import slimmable
-    from tuner.training.model import count_params
 
     load_keras()
     shot, s, training = spec.one_shot, spec.space, spec.training
@@ -79,15 +78,16 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
     directions = [d.name.lower() for d in study.directions]
     scratch = optuna.create_study(directions=directions, sampler=_sampler(spec, seed))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    per_layer = s.per_layer("units")
+
+    def widths_of(trial: Any) -> tuple[int, ...]:
+        depth = int(space.suggest(trial, "layers", None, s.layers))
+        return tuple(int(space.suggest(trial, "units", i if per_layer else None, units)) for i in range(depth))
+
     for _ in range(shot.estimates):
         trial = scratch.ask()
-        depth = int(space.suggest(trial, "layers", None, s.layers))
-        per_layer = s.per_layer("units")
-        widths = tuple(int(space.suggest(trial, "units", i if per_layer else None, units)) for i in range(depth))
-        hp = record.Hyperparams(layers=tuple(record.Layer(w, 0.0, 0.0) for w in widths), activation="relu",
-                                learning_rate=1e-3, batch_size=32, family=s.family)
-        n_params = count_params(hp, data.n_features, data.n_outputs, data.shape)
-        value = nets[depth].score(data, widths, metric.name)
+        widths = widths_of(trial)
+        n_params = _size(widths, s.family, data)
         trial.set_user_attr(record.ONE_SHOT, True)
         trial.set_user_attr(record.UNITS, list(widths))
         trial.set_user_attr(record.N_PARAMS, n_params)
@@ -95,11 +95,20 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
             violation = float(n_params - spec.max_params)
             trial.set_constraint(record.CONSTRAINT, violation)
             trial.storage.set_trial_system_attr(internals.trial_id(trial), record.LEGACY_CONSTRAINTS, [violation])
-        scratch.tell(trial, multiobjective.values(spec, value, n_params))
+        scratch.tell(trial, multiobjective.values(spec, nets[len(widths)].score(data, widths, metric.name), n_params))
     estimates = scratch.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     chosen = choose(estimates, directions, shot.top)
     scored = time.perf_counter() - start - trained
     study.add_trials(estimates)
+    storage = internals.storage_of(study)
+    for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):  # warm starts: scored too
+        try:  # an enqueued trial's parameters wait in its system attributes until it runs
+            widths = widths_of(optuna.trial.FixedTrial(waiting.system_attrs.get("fixed_params", {})))
+        except ValueError:  # a listed start that leaves some width to the sampler
+            continue
+        if record.ESTIMATE not in waiting.user_attrs and len(widths) in nets:
+            storage.set_trial_user_attr(internals.trial_id(waiting), record.ESTIMATE,
+                                        nets[len(widths)].score(data, widths, metric.name))
     queued = _enqueue(study, chosen, budget)
     study.set_user_attr(record.ONE_SHOT_STAGE, {
         "estimates": len(estimates), "train_seconds": round(trained, 2), "score_seconds": round(scored, 2),
@@ -116,6 +125,14 @@ def _sampler(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
                                                                           spec.one_shot.estimates // 2),
                                           multivariate=True, group=spec.sampler.group)
     return make_sampler(spec, seed)
+
+
+def _size(widths: tuple[int, ...], family: str, data: Dataset) -> int:
+    from tuner.training.model import count_params
+
+    hp = record.Hyperparams(layers=tuple(record.Layer(w, 0.0, 0.0) for w in widths), activation="relu",
+                            learning_rate=1e-3, batch_size=32, family=family)
+    return count_params(hp, data.n_features, data.n_outputs, data.shape)
 
 
 def choose(estimates: list[FrozenTrial], directions: list[str], top: int) -> list[FrozenTrial]:
