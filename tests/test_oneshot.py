@@ -234,3 +234,27 @@ def test_a_conv2d_stack_study_runs_its_one_shot_stage(cli, write_study, workdir:
     for t in estimates:  # an estimate's size is the size of the Conv2D model of its widths
         if tuple(t.user_attrs[record.UNITS]) in by_widths:
             assert t.user_attrs[record.N_PARAMS] == by_widths[tuple(t.user_attrs[record.UNITS])]
+
+
+def test_ctrl_c_in_the_stage_stops_it_with_nothing_written(workdir: Path, write_study) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_cli_process import env
+
+    write_study("oneshot", {**ONE_SHOT, "one_shot": {"estimates": 20, "top": 2, "epochs": 400}})
+    proc = subprocess.Popen([sys.executable, "-m", "tuner", "start", "oneshot"], cwd=workdir, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    while "training the widest" not in seen:  # rich prints the line once the stage starts
+        line = proc.stdout.readline()
+        assert line, seen
+        seen += line
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in output, seen + output
+    study = _study(workdir)
+    assert study.get_trials() == [] and record.ONE_SHOT_STAGE not in study.user_attrs

@@ -24,7 +24,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tuner import record
+from tuner import interrupt, record
 from tuner.data import Dataset
 from tuner.search import multiobjective, space
 from tuner.search.metric import Metric
@@ -51,11 +51,13 @@ def wait(study: optuna.Study, poll: float = 1.0) -> None:
 def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *, budget: int | None,
           seed: int = 0, say: Callable[[str], None] = lambda line: None) -> None:
     """Train the slimmable networks, store the estimates, enqueue the retrained trials; nothing is written to the
-    study before every estimate is made."""
+    study before every estimate is made, and a first Ctrl-C (tuner.interrupt, installed here) stops the stage
+    before its writes or after them, never between."""
     from tuner.backend import load_keras
     from tuner.training import slimmable
 
     load_keras()
+    interrupt.install()
     shot, s, training = spec.one_shot, spec.space, spec.training
     units = s.units
     depths = [int(d) for d in _values(s.layers)]
@@ -72,7 +74,8 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
             dropout=float(low["dropout"]), l2=float(low["l2"]),
             learning_rate=float(space.dimension(s, training, "learning_rate").middle()),
             batch_size=int(space.dimension(s, training, "batch_size").middle()), epochs=epochs, seed=seed,
-            optimizer=training.optimizer, sandwich=shot.sandwich, conv=s.family == "conv2d")
+            optimizer=training.optimizer, sandwich=shot.sandwich, conv=s.family == "conv2d",
+            on_epoch=lambda epoch: interrupt.check())  # Ctrl-C: stop at an epoch's end; nothing is written yet
     trained = time.perf_counter() - start
     say(f"one-shot: scoring {shot.estimates} width vectors on the shared weights")
     directions = [d.name.lower() for d in study.directions]
@@ -99,6 +102,7 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
     estimates = scratch.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     chosen = choose(estimates, directions, shot.top)
     scored = time.perf_counter() - start - trained
+    interrupt.check()  # from here the stage's writes complete (a first Ctrl-C waits for them)
     study.add_trials(estimates)
     storage = internals.storage_of(study)
     for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):  # warm starts: scored too
@@ -115,6 +119,7 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
         "epochs": epochs, "retrained": [t.user_attrs[record.UNITS] for t in chosen], "queued": queued})
     say(f"one-shot: {len(estimates)} estimates in {trained + scored:.1f} s; retraining "
         f"{', '.join(str(t.user_attrs[record.UNITS]) for t in chosen)} in {queued} trial(s)")
+    interrupt.check()
 
 
 def _sampler(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:

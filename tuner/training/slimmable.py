@@ -66,12 +66,12 @@ class Slimmable:
 def train(data: Dataset, widest: Widths, narrowest: Widths, draw: Callable[[np.random.Generator], Widths], *,
           activation: str = "relu", dropout: float = 0.0, l2: float = 0.0, learning_rate: float = 1e-3,
           batch_size: int = 64, epochs: int = 30, seed: int = 0, optimizer: str = "adam",
-          sandwich: int = 4, conv: bool = False) -> Slimmable:
+          sandwich: int = 4, conv: bool = False, on_epoch: Callable[[int], None] = lambda epoch: None) -> Slimmable:
     """Train the widest network of one depth as a slimmable network (`sandwich` widths a step: the widest, the
     narrowest and widths from `draw`), with the study's dropout and L2 (on the widest network's kernels), optimizer,
     learning rate and batch size. `conv`: tuner's Conv2D stack on the data's image shape (3x3 filters, 2x2 max
     pooling while the maps are at least 4 pixels a side, the last maps flattened into the output layer), as
-    tuner.training.families builds it; else its Dense stack."""
+    tuner.training.families builds it; else its Dense stack. `on_epoch(e)` after each epoch (it may raise to stop)."""
     import keras
     import tensorflow as tf
 
@@ -124,12 +124,13 @@ def train(data: Dataset, widest: Widths, narrowest: Widths, draw: Callable[[np.r
     x_all = tf.constant(data.x_train.astype(np.float32))
     y_all = tf.constant(data.y_train.astype(np.int64 if classify else np.float32))
     n = len(data.x_train)
-    for _ in range(epochs):
+    for epoch in range(epochs):
         order = rng.permutation(n)
         for start in range(0, n, batch_size):
             rows = tf.constant(order[start:start + batch_size])
             chosen = [tuple(widest), tuple(narrowest), *(draw(rng) for _ in range(sandwich - 2))]
             step(tf.gather(x_all, rows), tf.gather(y_all, rows), tf.constant(chosen, tf.int32))
+        on_epoch(epoch)
     return net
 
 
