@@ -183,8 +183,8 @@ def _enqueue(study: optuna.Study, chosen: list[FrozenTrial], budget: int | None)
         t.state == TrialState.WAITING and bool(t.user_attrs.get(record.WARM_START)) for t in trials))
     for i in range(left):
         pick = chosen[i % len(chosen)]
-        study.enqueue_trial(dict(pick.params), user_attrs={record.ESTIMATE: pick.values[0], record.UNITS: pick.user_attrs[
-            record.UNITS]})
+        study.enqueue_trial(dict(pick.params),
+                            user_attrs={record.ESTIMATE: pick.values[0], record.UNITS: pick.user_attrs[record.UNITS]})
     return left
 
 

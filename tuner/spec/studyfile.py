@@ -11,7 +11,8 @@ from pydantic import Field, model_validator
 from tuner.spec.dim import Dim, Strict
 from tuner.spec.model import ModelSpec
 from tuner.spec.sections import (BudgetSpec, DataSpec, GridSpec, HalvingSpec, HyperbandSpec, MedianSpec,
-                                 OneShotSpec, PrunerSpec, ResourcesSpec, SamplerSpec, SpaceSpec, TPESpec, TrainingSpec, WarmStartSpec)
+                                 OneShotSpec, PrunerSpec, ResourcesSpec, SamplerSpec, SpaceSpec, TPESpec, TrainingSpec,
+                                 WarmStartSpec)
 
 
 class StudySpec(Strict):

@@ -38,7 +38,8 @@ def counts_toward_budget(trial: FrozenTrial) -> bool:
     Infeasible trials (over max_params, never trained) do not count: the budget is a number of trained models;
     nor do warm-start trials still waiting in the queue, nor one-shot estimates.
     """
-    if is_infeasible(trial) or is_estimate(trial) or (trial.state == TrialState.WAITING and trial.user_attrs.get(record.WARM_START)):
+    if is_infeasible(trial) or is_estimate(trial) or (trial.state == TrialState.WAITING and
+                                                      trial.user_attrs.get(record.WARM_START)):
         return False
     if trial.state in COUNTED:
         return True
