@@ -95,6 +95,7 @@ def _study(workdir: Path, name: str = "oneshot") -> optuna.Study:
 
 def test_a_one_shot_study_keeps_its_estimates_apart_and_resumes(cli, write_study, workdir: Path) -> None:
     write_study("oneshot", ONE_SHOT)
+    assert "one-shot stage: 40 estimates, the best 2 retrained" in cli("validate", "oneshot").output
     result = cli("start", "oneshot")
     assert result.exit_code == 0, result.output
     assert "one-shot: 40 width vectors estimated from one training" in result.output

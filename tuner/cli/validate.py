@@ -27,8 +27,9 @@ def validate(study: Annotated[str, typer.Argument(help="Study name (studies/NAME
             else f"model {spec.model.build or spec.model.keras or spec.model.function}")
     console.print(f"{path}: ok: {d['name']} ({d['task']}), {d['train'][0]} train / {d['validation'][0]} validation"
                   f"{test} rows, {d['features']} features; {what}; {metric.name} ({metric.direction}); sampler "
-                  f"{spec.sampler.name}, pruner {spec.pruner.name}, budget {spec.budget.trials} trials",
-                  highlight=False)
+                  f"{spec.sampler.name}, pruner {spec.pruner.name}, budget {spec.budget.trials} trials"
+                  + (f"; one-shot stage: {spec.one_shot.estimates} estimates, the best {spec.one_shot.top} retrained"
+                     if spec.one_shot is not None else ""), highlight=False)
     for line in data.input_lines():
         console.print(f"  {line}", highlight=False)
     if spec.model is not None and spec.model.rewidens:
