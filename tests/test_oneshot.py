@@ -259,3 +259,18 @@ def test_ctrl_c_in_the_stage_stops_it_with_nothing_written(workdir: Path, write_
     assert proc.returncode == 130 and "Traceback" not in output, seen + output
     study = _study(workdir)
     assert study.get_trials() == [] and record.ONE_SHOT_STAGE not in study.user_attrs
+
+
+def test_with_max_params_only_estimates_within_it_are_retrained(cli, write_study, workdir: Path) -> None:
+    # digits: 64 features, 10 classes; one layer of u units has 75u + 10 parameters, so u <= 26 fits 2,000
+    write_study("oneshot", {**ONE_SHOT, "max_params": 2000, "budget": {"trials": 2},
+                            "space": {**ONE_SHOT["space"], "layers": 1},
+                            "one_shot": {"estimates": 30, "top": 2, "epochs": 2}})
+    result = cli("start", "oneshot", "--refit", "no")
+    assert result.exit_code == 0, result.output
+    trials = _study(workdir).get_trials()
+    estimates = [t for t in trials if t.user_attrs.get(record.ONE_SHOT)]
+    over = [t for t in estimates if t.user_attrs[record.N_PARAMS] > 2000]
+    assert over and all(t.constraints[record.CONSTRAINT] > 0 for t in over)  # recorded, marked infeasible
+    retrained = [t for t in trials if record.ESTIMATE in t.user_attrs]
+    assert len(retrained) == 2 and all(t.user_attrs[record.N_PARAMS] <= 2000 for t in retrained)

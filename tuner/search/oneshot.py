@@ -32,7 +32,7 @@ from tuner.search.sampler import make_sampler
 from tuner.spec import Dim, StudySpec, TPESpec
 from tuner.store import internals
 from tuner.views.oneshot import rank
-from tuner.views.summary import classify
+from tuner.views.summary import classify, is_infeasible
 
 DISTINCT = 1.25  # two width vectors of one depth are apart when some layer differs by this factor
 
@@ -145,7 +145,7 @@ def choose(estimates: list[FrozenTrial], directions: list[str], top: int) -> lis
     layer count, or some layer DISTINCT times wider or narrower: a sampler's estimates crowd around the best, and
     near-copies would teach the retraining nothing new); with two objectives the estimates' Pareto front, thinned
     evenly over its sizes to `top`."""
-    feasible = [t for t in estimates if not any(v > 0 for v in t.constraints)]
+    feasible = [t for t in estimates if not is_infeasible(t)]
     sign = [-1 if d == "maximize" else 1 for d in directions]
     ranked: list[FrozenTrial] = []
     for t in sorted(feasible, key=lambda t: (sign[0] * t.values[0], t.user_attrs[record.N_PARAMS])):
