@@ -1,6 +1,6 @@
 """What tuner's own paths are worth, side by side in one run: tuner's store pieces (tuner/store/: the write-back,
-the trial insert, the prepared PostgreSQL statements, the plain-row reads) each against Optuna's own path over the
-same database, and the code of another commit against this one.
+the trial insert, the plain-row reads) each against Optuna's own path over the same database, and the code of
+another commit against this one.
 
 Each row runs `tuner start` on a study in a fresh store, the variants alternating, `--repeats` times: the fixed
 workload (studies/fixed_grid.yaml: 32 grid trials x 10 epochs, no pruning) on SQLite and on PostgreSQL, and digits

@@ -25,14 +25,6 @@ def _optuna_insert() -> None:
     writeback.BufferedStorage.create_new_trial = create
 
 
-def _sqlalchemy_writes() -> None:
-    """The write-back, the trial insert and the state listing through SQLAlchemy Core statements on PostgreSQL too,
-    in place of the prepared statements sent on the driver's connection (tuner.store.postgres, schema.pg_*)."""
-    from tuner.store import writeback
-
-    writeback._direct_connection = lambda backend: None
-
-
 def _optuna_reads() -> None:
     """Whole trials read through Optuna's ORM (RDBStorage._get_trials) instead of as plain rows (trialread)."""
     from optuna.storages import RDBStorage
@@ -51,8 +43,7 @@ def _optuna_outline() -> None:
     writeback.BufferedStorage.outline = lambda self, study_id: self.get_all_trials(study_id, deepcopy=False)
 
 
-PIECES = {"optuna-insert": _optuna_insert, "sqlalchemy-writes": _sqlalchemy_writes, "optuna-reads": _optuna_reads,
-          "optuna-outline": _optuna_outline}
+PIECES = {"optuna-insert": _optuna_insert, "optuna-reads": _optuna_reads, "optuna-outline": _optuna_outline}
 
 
 def apply(name: str) -> None:

@@ -1,6 +1,6 @@
-"""The direct PostgreSQL connection (tuner.store.postgres) and the statements sent on it (tuner.store.schema), on the real
-server: errors arrive as SQLAlchemy's, a terminated connection is replaced, a pipeline is one transaction, other
-threads use connections of their own (no TensorFlow)."""
+"""The direct PostgreSQL connection the budget lock uses (tuner.store.postgres), and the trial insert and state listing
+(tuner.store.schema), on the real server: errors arrive as SQLAlchemy's, a terminated or failed connection is
+replaced, the kept connection is shared by every thread, a worker's borrowed one is given back (no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -47,42 +47,46 @@ def test_the_connection_is_kept_and_replaced_after_the_server_ends_it(direct: Di
     assert backend_pid(direct) not in (pid, None)
 
 
-def test_an_error_in_a_pipeline_keeps_nothing_of_its_transaction(direct: DirectConnection) -> None:
-    direct.rows("CREATE TEMPORARY TABLE IF NOT EXISTS kept (x int)")  # lives as long as the session
-    direct.rows("INSERT INTO kept VALUES (1)")
+def test_a_failed_statement_drops_the_connection(direct: DirectConnection) -> None:
     pid = backend_pid(direct)
     with pytest.raises(ProgrammingError):
-        direct.pipeline([("BEGIN", None), ("INSERT INTO kept VALUES (%s)", [2]), ("SELECT * FROM missing", None),
-                         ("COMMIT", None)])
-    assert backend_pid(direct) != pid  # a connection left in a failed transaction is not reused
-    assert direct.pipeline([("SELECT 1", None), ("SELECT 2", None)]) == [[(1,)], [(2,)]]
+        direct.rows("SELECT * FROM missing WHERE x = %s", [1])
+    assert backend_pid(direct) != pid  # a connection after an error is not reused
+    assert direct.rows("SELECT %s", [2]) == [(2,)]
 
 
-def test_other_threads_use_connections_of_their_own(direct: DirectConnection) -> None:
+def test_every_thread_shares_the_kept_connection(direct: DirectConnection) -> None:
     mine = backend_pid(direct)
     seen: list[int] = []
     thread = threading.Thread(target=lambda: seen.append(backend_pid(direct)))
     thread.start()
     thread.join()
-    assert seen and seen[0] != mine
-    assert backend_pid(direct) == mine
+    assert seen == [mine]
 
 
-def test_new_trials_are_numbered_in_order_and_a_deleted_study_is_a_key_error(pg_url: str,
-                                                                           direct: DirectConnection) -> None:
+def test_a_borrowed_connection_is_given_back_after_each_statement(pg_url: str) -> None:
+    engine = open_storage(pg_url, heartbeat=False).engine
+    borrowed = DirectConnection(engine, keep=False)
+    borrowed.rows("SELECT 1")
+    assert engine.pool.checkedout() == 0
+    borrowed.close()
+
+
+def test_new_trials_are_numbered_in_order_and_a_deleted_study_is_a_key_error(pg_url: str) -> None:
     storage = open_storage(pg_url, heartbeat=False)
     study = optuna.create_study(study_name="numbered", storage=storage)
     study.optimize(lambda t: 1.0, n_trials=2)  # two trials stored by Optuna itself
     now = datetime.datetime.now()
-    made = [schema.pg_insert_trial(direct, study._study_id, now) for _ in range(3)]
+    made = [schema.insert_trial(storage.engine, study._study_id, now) for _ in range(3)]
     assert [number for _, number in made] == [2, 3, 4]
     trials = optuna.load_study(study_name="numbered", storage=pg_url).get_trials()
     assert [(t.number, t.state) for t in trials[2:]] == [(n, TrialState.RUNNING) for n in (2, 3, 4)]
-    assert schema.pg_trial_states(direct, study._study_id, made[0][0], [made[0][0]]) == \
-        [(trial_id, TrialState.RUNNING) for trial_id, _ in made]
+    with storage.engine.connect() as conn:
+        assert sorted(schema.trial_states(conn, study._study_id, made[0][0], [made[0][0]])) == \
+            [(trial_id, TrialState.RUNNING) for trial_id, _ in made]
     optuna.delete_study(study_name="numbered", storage=pg_url)
     with pytest.raises(KeyError):
-        schema.pg_insert_trial(direct, study._study_id, now)
+        schema.insert_trial(storage.engine, study._study_id, now)
 
 
 def test_the_budget_lock_is_released_from_any_thread_and_survives_a_lost_session(pg_url: str) -> None:

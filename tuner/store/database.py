@@ -190,7 +190,7 @@ class Database(RDBStorage):
     @property
     def one_connection(self) -> bool:
         """Whether this storage keeps a single connection that every statement takes in turn (a worker's, on
-        PostgreSQL): the direct statements and the budget lock then borrow it rather than keep their own."""
+        PostgreSQL): the budget lock then borrows it rather than keep its own."""
         return self.engine.dialect.name == "postgresql" and _keeps_one(self.engine_kwargs)
 
     def record_heartbeat(self, trial_id: int) -> None:

@@ -50,7 +50,7 @@ class BudgetLock:
         self._turn: threading.Lock | None = None  # this process's lock, where the session is shared
         if self.dialect == "postgresql":
             shared = isinstance(storage, Database) and storage.one_connection
-            self._direct = DirectConnection(self.engine, any_thread=True, keep=not shared)
+            self._direct = DirectConnection(self.engine, keep=not shared)
             self._turn = _turn(self.engine, self.key) if shared else None
 
     def acquire(self) -> None:

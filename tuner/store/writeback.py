@@ -34,7 +34,6 @@ from tuner.store.internals import CachedStorage, StudyInfo
 from tuner.store.database import DB_ERRORS, Database, _retrying, reason
 from tuner.store.interface import TunerStorage
 from tuner.store.lock import BudgetLock
-from tuner.store.postgres import DirectConnection
 
 log = logging.getLogger("tuner.store")
 
@@ -77,7 +76,6 @@ class BufferedStorage(CachedStorage, TunerStorage):
         self._running: dict[int, _Running] = {}
         self._finished: dict[int, FrozenTrial] = {}  # ended here, as stored; until the cache has taken them
         self._reader = backend.engine.execution_options(isolation_level="AUTOCOMMIT")  # one-statement reads
-        self._direct = _direct_connection(backend)
         self._stale_checked: dict[int, float] = {}  # study id -> when dead workers' trials were last looked for
         self._read_at: dict[int, float] = {}  # study id -> when other workers' trials were last looked at
 
@@ -93,7 +91,7 @@ class BufferedStorage(CachedStorage, TunerStorage):
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         if template_trial is None:  # a fresh trial: two statements, not Optuna's five through the ORM
-            created = _insert_trial(self.engine, study_id, self._direct)
+            created = _insert_trial(self.engine, study_id)
             with self._lock:
                 self._studies.setdefault(study_id, StudyInfo())
                 self._add_trials_to_cache(study_id, [created])
@@ -267,13 +265,9 @@ class BufferedStorage(CachedStorage, TunerStorage):
         if now - self._read_at.get(study_id, -math.inf) < FRESH_SECONDS:
             return
         self._read_at[study_id] = now
-        if self._direct is not None:
-            rows = schema.pg_trial_states(self._direct, study_id, study.last_finished_trial_id,
-                                          sorted(study.unfinished_trial_ids))
-        else:
-            with self._reader.connect() as conn:
-                rows = schema.trial_states(conn, study_id, study.last_finished_trial_id,
-                                           sorted(study.unfinished_trial_ids))
+        with self._reader.connect() as conn:
+            rows = schema.trial_states(conn, study_id, study.last_finished_trial_id,
+                                       sorted(study.unfinished_trial_ids))
         with self._lock:
             known = [self._running[i].trial if i in self._running and state == TrialState.RUNNING
                      else self._finished.get(i) if state.is_finished() else None for i, state in rows]
@@ -362,8 +356,7 @@ class BufferedStorage(CachedStorage, TunerStorage):
         """A copy for another process: the database's settings, none of this process's trials or connections
         (the copy reads the study afresh)."""
         state = super().__getstate__()
-        for key in ("_reader", "_direct"):
-            del state[key]
+        del state["_reader"]
         state.update(_running={}, _finished={}, _studies={}, _trial_id_to_study_id_and_number={},
                      _study_id_and_number_to_trial_id={}, _stale_checked={}, _read_at={})
         return state
@@ -371,7 +364,6 @@ class BufferedStorage(CachedStorage, TunerStorage):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._direct = _direct_connection(self._backend)
 
     # ------------------------------------------------------------------ the writes
 
@@ -390,13 +382,10 @@ class BufferedStorage(CachedStorage, TunerStorage):
         had_values = running.trial.values is not None
         complete = schema.now() if state is not None else None  # stored, and kept in memory, alike
         try:
-            at_once = self._direct is not None and not had_values
-            if not at_once or not schema.pg_write(self._direct, trial_id, study_id, params, user, system, study_attrs,
-                                                  steps, state, values, beat, complete):
-                with self.engine.begin() as conn:  # elsewhere; or the trial no longer runs, and this says why
-                    schema.write_trial(conn, trial_id, study_id, params, user, system, study_attrs,
-                                       {step: (value, step in running.stored_steps) for step, value in steps.items()},
-                                       state, values, complete, had_values=had_values, beat=beat)
+            with self.engine.begin() as conn:
+                schema.write_trial(conn, trial_id, study_id, params, user, system, study_attrs,
+                                   {step: (value, step in running.stored_steps) for step, value in steps.items()},
+                                   state, values, complete, had_values=had_values, beat=beat)
         except BaseException:
             with self._lock:  # put them back: a later flush (or the retry of this one) stores them
                 running.params[:0] = params
@@ -420,21 +409,10 @@ class BufferedStorage(CachedStorage, TunerStorage):
         return schema.stored_distribution(self.engine, study_id, name)
 
 
-def _direct_connection(backend: Database) -> DirectConnection | None:
-    """The connection the trials' statements go through on PostgreSQL: kept, or borrowed for each statement where
-    the storage has one connection only (a worker's)."""
-    if backend.engine.name != "postgresql":
-        return None
-    return DirectConnection(backend.engine, keep=not backend.one_connection)
-
-
-def _insert_trial(engine: Any, study_id: int, direct: DirectConnection | None = None) -> FrozenTrial:
-    """A new RUNNING trial, numbered after the study's trials (on PostgreSQL, sent at once on `direct`)."""
+def _insert_trial(engine: Any, study_id: int) -> FrozenTrial:
+    """A new RUNNING trial, numbered after the study's trials."""
     start = schema.now()
-    if direct is not None:
-        trial_id, number = schema.pg_insert_trial(direct, study_id, start)
-    else:
-        trial_id, number = schema.insert_trial(engine, study_id, start)
+    trial_id, number = schema.insert_trial(engine, study_id, start)
     return _new_trial(trial_id, number, start)
 
 
