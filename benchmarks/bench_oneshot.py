@@ -42,32 +42,35 @@ def _vectors(depths: list[int], low: int, high: int, n: int, seed: int) -> list[
     return out
 
 
-def rank_row(name: str, vectors: int, seeds: int) -> dict[str, Any]:
-    from scipy.stats import spearmanr
-
-    from tuner.backend import load_keras, start_trial
-    from tuner.record import Hyperparams, Layer
+def _study(example: str) -> tuple[Any, Any, Any]:
+    from tuner.backend import load_keras
     from tuner.run.session import prepare
+
+    load_keras()
+    spec, data, metric, _ = prepare(ROOT / "tuner" / "examples" / f"{example}.yaml")
+    return spec, data, metric
+
+
+def _one_shot(spec: Any, data: Any, depth: int) -> Any:
+    """The slimmable network of one layer count, trained as the one-shot stage trains it."""
     from tuner.search.oneshot import drawer
     from tuner.training import slimmable
+
+    s, t = spec.space, spec.training
+    low, high = int(s.units.bounds()[0]), int(s.units.bounds()[1])
+    return slimmable.train(data, (high,) * depth, (low,) * depth, drawer(s.units, depth, True), epochs=t.epochs,
+                           seed=0, batch_size=t.batch_size, learning_rate=t.learning_rate, l2=s.l2.bounds()[0],
+                           dropout=s.dropout.bounds()[0], conv=s.family == "conv2d")
+
+
+def _from_scratch(spec: Any, data: Any, metric: Any, widths: list[tuple[int, ...]], seeds: int) -> list[float]:
+    """Each width vector's best-epoch metric, trained from scratch by tuner's path, mean over `seeds` seeds."""
+    from tuner.backend import start_trial
+    from tuner.record import Hyperparams, Layer
     from tuner.training.fit import fit
     from tuner.training.model import build_model
 
-    load_keras()
-    example, fixed = STUDIES[name]
-    spec, data, metric, _ = prepare(ROOT / "tuner" / "examples" / f"{example}.yaml")
     s, t = spec.space, spec.training
-    low, high = int(s.units.bounds()[0]), int(s.units.bounds()[1])
-    depths = [fixed] if fixed else list(range(int(s.layers.low), int(s.layers.high) + 1))
-    start = time.perf_counter()
-    nets = {d: slimmable.train(data, (high,) * d, (low,) * d, drawer(s.units, d, True), epochs=t.epochs, seed=0,
-                               batch_size=t.batch_size, learning_rate=t.learning_rate, l2=s.l2.bounds()[0],
-                               dropout=s.dropout.bounds()[0], conv=s.family == "conv2d")
-            for d in depths}
-    one_shot_seconds = time.perf_counter() - start
-    widths = _vectors(depths, low, high, vectors, seed=1)
-    estimates = [nets[len(w)].score(data, w, metric.name) for w in widths]
-    start = time.perf_counter()
     trained = []
     for w in widths:
         scores = []
@@ -78,10 +81,27 @@ def rank_row(name: str, vectors: int, seeds: int) -> dict[str, Any]:
             model = build_model(hp, data.n_features, data.n_outputs, data.task, shape=data.shape)
             scores.append(max(fit(model, data, hp, t.epochs, [], seed=seed)[metric.name]))
         trained.append(float(np.mean(scores)))
+    return trained
+
+
+def rank_row(name: str, vectors: int, seeds: int) -> dict[str, Any]:
+    from scipy.stats import spearmanr
+
+    example, fixed = STUDIES[name]
+    spec, data, metric = _study(example)
+    s = spec.space
+    depths = [fixed] if fixed else list(range(int(s.layers.low), int(s.layers.high) + 1))
+    start = time.perf_counter()
+    nets = {d: _one_shot(spec, data, d) for d in depths}
+    one_shot_seconds = time.perf_counter() - start
+    widths = _vectors(depths, int(s.units.bounds()[0]), int(s.units.bounds()[1]), vectors, seed=1)
+    estimates = [nets[len(w)].score(data, w, metric.name) for w in widths]
+    start = time.perf_counter()
+    trained = _from_scratch(spec, data, metric, widths, seeds)
     scratch_seconds = time.perf_counter() - start
     rho = float(spearmanr(estimates, trained).statistic)
-    return {"study": name, "vectors": len(widths), "seeds": seeds, "epochs": t.epochs, "spearman": round(rho, 3),
-            "goal": GOALS.get(name, 0.7), "one_shot_seconds": round(one_shot_seconds, 1),
+    return {"study": name, "vectors": len(widths), "seeds": seeds, "epochs": spec.training.epochs,
+            "spearman": round(rho, 3), "goal": GOALS.get(name, 0.7), "one_shot_seconds": round(one_shot_seconds, 1),
             "scratch_seconds": round(scratch_seconds, 1),
             "mean_abs_error": round(float(np.mean(np.abs(np.array(estimates) - np.array(trained)))), 4),
             "widths": [list(w) for w in widths], "estimates": [round(e, 4) for e in estimates],
@@ -90,36 +110,15 @@ def rank_row(name: str, vectors: int, seeds: int) -> dict[str, Any]:
 
 def curve(seeds: int) -> dict[str, Any]:
     """Every width 8..512 of a one-layer Dense model on digits, estimated; 16 widths trained from scratch."""
-    from tuner.backend import load_keras, start_trial
-    from tuner.record import Hyperparams, Layer
-    from tuner.run.session import prepare
-    from tuner.search.oneshot import drawer
-    from tuner.training import slimmable
-    from tuner.training.fit import fit
-    from tuner.training.model import build_model
-
-    load_keras()
-    spec, data, metric, _ = prepare(ROOT / "tuner" / "examples" / "digits.yaml")
-    s, t = spec.space, spec.training
+    spec, data, metric = _study("digits")
     start = time.perf_counter()
-    net = slimmable.train(data, (512,), (8,), drawer(s.units, 1, True), epochs=t.epochs, seed=0,
-                          batch_size=t.batch_size, learning_rate=t.learning_rate, l2=s.l2.bounds()[0],
-                          dropout=s.dropout.bounds()[0])
+    net = _one_shot(spec, data, 1)
     widths = list(range(8, 513))
     estimates = [net.score(data, (w,), metric.name) for w in widths]
     one_shot_seconds = time.perf_counter() - start
     grid = [int(round(8 * 64 ** (i / 15))) for i in range(16)]
     start = time.perf_counter()
-    trained = []
-    for w in grid:
-        scores = []
-        for seed in range(seeds):
-            start_trial(seed)
-            hp = Hyperparams((Layer(w, s.dropout.bounds()[0], s.l2.bounds()[0]),), "relu", t.learning_rate,
-                             t.batch_size)
-            model = build_model(hp, data.n_features, data.n_outputs, data.task)
-            scores.append(max(fit(model, data, hp, t.epochs, [], seed=seed)[metric.name]))
-        trained.append(float(np.mean(scores)))
+    trained = _from_scratch(spec, data, metric, [(w,) for w in grid], seeds)
     scratch_seconds = time.perf_counter() - start
     _draw(widths, estimates, grid, trained, one_shot_seconds, scratch_seconds, seeds)
     return {"one_shot_seconds": round(one_shot_seconds, 1), "scratch_seconds": round(scratch_seconds, 1),
