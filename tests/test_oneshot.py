@@ -274,3 +274,5 @@ def test_with_max_params_only_estimates_within_it_are_retrained(cli, write_study
     assert over and all(t.constraints[record.CONSTRAINT] > 0 for t in over)  # recorded, marked infeasible
     retrained = [t for t in trials if record.ESTIMATE in t.user_attrs]
     assert len(retrained) == 2 and all(t.user_attrs[record.N_PARAMS] <= 2000 for t in retrained)
+    status = json.loads(cli("status", "oneshot", "--json").output)
+    assert status["counts"]["infeasible"] == 0 and status["counts"]["estimates"] == 30  # not "never trained" models

@@ -85,8 +85,8 @@ class Counts:
         estimates = sum(is_estimate(t) for t in trials)
         return cls(complete=states[TrialState.COMPLETE] - estimates, pruned=states[TrialState.PRUNED],
                    failed=states[TrialState.FAIL], running=states[TrialState.RUNNING],
-                   used=sum(counts for _, counts in kinds), infeasible=sum(infeasible for infeasible, _ in kinds),
-                   estimates=estimates)
+                   used=sum(counts for _, counts in kinds), estimates=estimates,
+                   infeasible=sum(infeasible for (infeasible, _), t in zip(kinds, trials) if not is_estimate(t)))
 
 
 def best_trial(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> FrozenTrial | None:
