@@ -75,9 +75,8 @@ def train(data: Dataset, widest: Widths, narrowest: Widths, draw: Callable[[np.r
     import keras
     import tensorflow as tf
 
-    from tuner.training.model import make_optimizer
-
     from tuner.training.families import KERNEL, pooled
+    from tuner.training.model import make_optimizer
 
     rng = np.random.default_rng(seed)
     tf_rng = tf.random.Generator.from_seed(seed)
