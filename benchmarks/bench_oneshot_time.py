@@ -98,6 +98,14 @@ def run_study(name: str, minutes: float, trials: int, within: float) -> dict[str
             "full_timeline": full_line, "one_shot_timeline": shot_line}
 
 
+def _seconds(value: float | None) -> str:
+    return "not reached" if value is None else f"{value} s"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value}x"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--studies", nargs="+", default=["digits", "mixture10", "noisy10"])
@@ -117,8 +125,8 @@ def main() -> None:
     for row in kept.values():
         f, o = row["full"], row["one_shot"]
         lines.append(f"| {row['study']} | {row['reference_test']} ({row['minutes']:g} min, {f['trials']} trials) | "
-                     f"{f['reached_at']} s | {o['reached_at'] if o['reached_at'] is not None else 'not reached'} s "
-                     f"({o['final_test']}, {o['seconds']} s, {o['trials']} trials) | {row['speedup'] or '-'}x |")
+                     f"{f['reached_at']} s | {_seconds(o['reached_at'])} ({o['final_test']}, {o['seconds']} s, "
+                     f"{o['trials']} trials) | {_ratio(row['speedup'])} |")
     (RESULTS / "oneshot-time.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
