@@ -191,7 +191,7 @@ def test_one_shot_on_postgres_with_two_workers(cli, write_study, pg_url: str,  #
     assert_finished_exactly(trials, 6)
     assert len(trials) - len(trained) == 40  # one stage, run by the process that started the study
     assert len(trained) == 6 and all(record.ESTIMATE in t.user_attrs for t in trained)
-    assert len({t.user_attrs[record.WORKER] for t in trained}) == 2  # both workers retrained
+    assert all(t.user_attrs.get(record.WORKER) for t in trained)  # run by the workers (which one: who was free)
 
 
 def test_the_dashboard_shows_the_estimates_and_the_retrained_trials_apart(cli, write_study, workdir: Path) -> None:
