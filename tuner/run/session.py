@@ -73,8 +73,8 @@ class Session:
         A study with `one_shot:` first runs its one-shot stage here (once per study), then the retrained trials."""
         one_shot = self.spec.one_shot is not None
         if one_shot and not oneshot.done(self.study):
-            oneshot.stage(self.study, self.spec, self.data, self.metric, budget=trials, seed=self.objective.seed,
-                          say=say)
+            oneshot.stage(self.study, self.spec, self.data, self.metric, self.objective.models, budget=trials,
+                          seed=self.objective.seed, say=say)
         try:
             self._work(trials, timeout, seed, workers, others, cluster, on_trial, say)
         finally:

@@ -15,21 +15,19 @@ resumed study (`tuner.one_shot` stored with it) goes straight to the retrained t
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import interrupt, record
 from tuner.data import Dataset
-from tuner.search import multiobjective, space
+from tuner.search import estimators, multiobjective
 from tuner.search.metric import Metric
 from tuner.search.sampler import make_sampler
-from tuner.spec import Dim, StudySpec, TPESpec
+from tuner.spec import StudySpec, TPESpec
 from tuner.store import internals
 from tuner.views.oneshot import rank
 from tuner.views.summary import classify, is_infeasible
@@ -48,49 +46,30 @@ def wait(study: optuna.Study, poll: float = 1.0) -> None:
         time.sleep(poll)
 
 
-def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *, budget: int | None,
-          seed: int = 0, say: Callable[[str], None] = lambda line: None) -> None:
+def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, models: Any, *,
+          budget: int | None, seed: int = 0, say: Callable[[str], None] = lambda line: None) -> None:
     """Train the slimmable networks, store the estimates, enqueue the retrained trials; nothing is written to the
     study before every estimate is made, and a first Ctrl-C (tuner.interrupt, installed here) stops the stage
-    before its writes or after them, never between."""
+    before its writes or after them, never between. `models`: the study's model source (a user's own model is
+    narrowed by masks, tuner's stacks by slicing)."""
     from tuner.backend import load_keras
-    from tuner.training import slimmable
 
     load_keras()
     interrupt.install()
-    shot, s, training = spec.one_shot, spec.space, spec.training
-    units = s.units
-    depths = [int(d) for d in _values(s.layers)]
-    epochs = shot.epochs or training.epochs
-    low = {field: space.dimension(s, training, field).bounds()[0] for field in ("dropout", "l2")}
+    shot = spec.one_shot
+    epochs = shot.epochs or spec.training.epochs
+    nets = estimators.OwnStacks(spec, data) if spec.model is None else estimators.UserModel(spec, data, models)
     start = time.perf_counter()
-    nets = {}
-    for depth in depths:
-        say(f"one-shot: training the widest {depth}-layer network as a slimmable network ({epochs} epochs)")
-        widest = (int(units.bounds()[1]),) * depth
-        narrowest = (int(units.bounds()[0]),) * depth
-        nets[depth] = slimmable.train(
-            data, widest, narrowest, drawer(units, depth, s.per_layer("units")), activation=str(s.activation.middle()),
-            dropout=float(low["dropout"]), l2=float(low["l2"]),
-            learning_rate=float(space.dimension(s, training, "learning_rate").middle()),
-            batch_size=int(space.dimension(s, training, "batch_size").middle()), epochs=epochs, seed=seed,
-            optimizer=training.optimizer, sandwich=shot.sandwich, conv=s.family == "conv2d",
-            on_epoch=lambda epoch: interrupt.check())  # Ctrl-C: stop at an epoch's end; nothing is written yet
+    nets.train(epochs, seed, lambda epoch: interrupt.check(), say)  # Ctrl-C: stop at an epoch's end, nothing written
     trained = time.perf_counter() - start
     say(f"one-shot: scoring {shot.estimates} width vectors on the shared weights")
     directions = [d.name.lower() for d in study.directions]
     scratch = optuna.create_study(directions=directions, sampler=_sampler(spec, seed))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    per_layer = s.per_layer("units")
-
-    def widths_of(trial: Any) -> tuple[int, ...]:
-        depth = int(space.suggest(trial, "layers", None, s.layers))
-        return tuple(int(space.suggest(trial, "units", i if per_layer else None, units)) for i in range(depth))
-
     for _ in range(shot.estimates):
         trial = scratch.ask()
-        widths = widths_of(trial)
-        n_params = _size(widths, s.family, data)
+        widths = nets.widths_of(trial)
+        n_params = nets.size(widths)
         trial.set_user_attr(record.ONE_SHOT, True)
         trial.set_user_attr(record.UNITS, list(widths))
         trial.set_user_attr(record.N_PARAMS, n_params)
@@ -98,7 +77,7 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
             violation = float(n_params - spec.max_params)
             trial.set_constraint(record.CONSTRAINT, violation)
             trial.storage.set_trial_system_attr(internals.trial_id(trial), record.LEGACY_CONSTRAINTS, [violation])
-        scratch.tell(trial, multiobjective.values(spec, nets[len(widths)].score(data, widths, metric.name), n_params))
+        scratch.tell(trial, multiobjective.values(spec, nets.score(widths, metric.name), n_params))
     estimates = scratch.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     chosen = choose(estimates, directions, shot.top)
     scored = time.perf_counter() - start - trained
@@ -107,12 +86,12 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, *
     storage = internals.storage_of(study)
     for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):  # warm starts: scored too
         try:  # an enqueued trial's parameters wait in its system attributes until it runs
-            widths = widths_of(optuna.trial.FixedTrial(waiting.system_attrs.get("fixed_params", {})))
+            widths = nets.widths_of(optuna.trial.FixedTrial(waiting.system_attrs.get("fixed_params", {})))
         except ValueError:  # a listed start that leaves some width to the sampler
             continue
-        if record.ESTIMATE not in waiting.user_attrs and len(widths) in nets:
+        if record.ESTIMATE not in waiting.user_attrs and nets.covers(widths):
             storage.set_trial_user_attr(internals.trial_id(waiting), record.ESTIMATE,
-                                        nets[len(widths)].score(data, widths, metric.name))
+                                        nets.score(widths, metric.name))
     queued = _enqueue(study, chosen, budget)
     study.set_user_attr(record.ONE_SHOT_STAGE, {
         "estimates": len(estimates), "train_seconds": round(trained, 2), "score_seconds": round(scored, 2),
@@ -130,14 +109,6 @@ def _sampler(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
                                                                           spec.one_shot.estimates // 2),
                                           multivariate=True, group=spec.sampler.group)
     return make_sampler(spec, seed)
-
-
-def _size(widths: tuple[int, ...], family: str, data: Dataset) -> int:
-    from tuner.training.model import count_params
-
-    hp = record.Hyperparams(layers=tuple(record.Layer(w, 0.0, 0.0) for w in widths), activation="relu",
-                            learning_rate=1e-3, batch_size=32, family=family)
-    return count_params(hp, data.n_features, data.n_outputs, data.shape)
 
 
 def choose(estimates: list[FrozenTrial], directions: list[str], top: int) -> list[FrozenTrial]:
@@ -186,23 +157,3 @@ def _enqueue(study: optuna.Study, chosen: list[FrozenTrial], budget: int | None)
         study.enqueue_trial(dict(pick.params),
                             user_attrs={record.ESTIMATE: pick.values[0], record.UNITS: pick.user_attrs[record.UNITS]})
     return left
-
-
-def _values(dim: Dim) -> list[Any]:
-    return list(range(int(dim.low), int(dim.high) + 1, int(dim.step or 1))) if dim.is_range else dim.values()
-
-
-def drawer(units: Dim, depth: int, per_layer: bool) -> Callable[[np.random.Generator], tuple[int, ...]]:
-    """Random widths for the sandwich rule, drawn as the dimension spreads them (log-uniform on a log range)."""
-    def one(rng: np.random.Generator) -> int:
-        if not units.is_range:
-            return int(rng.choice([int(v) for v in units.values()]))
-        lo, hi = float(units.low), float(units.high)
-        value = math.exp(rng.uniform(math.log(lo), math.log(hi))) if units.log else rng.uniform(lo, hi)
-        step = units.step or 1
-        return int(min(hi, max(lo, lo + round((value - lo) / step) * step)))
-
-    def draw(rng: np.random.Generator) -> tuple[int, ...]:
-        return tuple(one(rng) for _ in range(depth)) if per_layer else (one(rng),) * depth
-
-    return draw

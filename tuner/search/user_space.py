@@ -214,6 +214,45 @@ class UserModels:
             usermodels.set_learning_rate(model, hp.learning_rate)
         return model
 
+    def count(self, widths: dict[str, int]) -> int:
+        """Parameters of the model at `widths` (by name), the rest at the space's middle."""
+        return self.build(self._at(widths, 0.0, 0.0)).count_params()
+
+    def slimmable(self, widths: dict[str, int], l2: float, dropout: float) -> tuple[dict[str, Any], dict[str, str]]:
+        """The model at `widths` (by name) with L2 `l2` and dropout `dropout`, as a config, and the name of the width
+        each of its width layers has (a build function's: found by building it again with each width changed)."""
+        from tuner.training import rewiden
+
+        if self.model.rewidens:
+            groups = self.found().groups
+            searched = {layer: g.name for g in groups for layer in g.layers}
+            return rewiden.rewidened(self._base, {layer: widths[name] for layer, name in searched.items()}, l2,
+                                     dropout), searched
+        hp = self._at(widths, l2, dropout)
+        config = rewiden.serialize(self.build(hp))
+        if "layers" not in config.get("config", {}):
+            raise SpecError(f"one_shot: {self.model.build} returns a subclassed keras.Model, which has no layer "
+                            f"graph to narrow; build it with the Functional API or Sequential, or remove one_shot")
+        layers = rewiden.layers_of(config)
+        searched = {}
+        for name, width in widths.items():
+            other = rewiden.layers_of(rewiden.serialize(self.build(self._at({**widths, name: width // 2 if width > 1 else 2},
+                                                                             l2, dropout))))
+            if len(other) != len(layers):
+                raise SpecError(f"one_shot: {self.model.build} builds {len(layers)} layers at the widest widths and "
+                                f"{len(other)} with {name} narrower; the one-shot stage needs one structure for "
+                                f"every width")
+            for layer, narrower in zip(layers, other):
+                key = rewiden.WIDTH_KEYS.get(layer["class_name"])
+                if key and narrower["config"].get(key) != layer["config"].get(key):
+                    searched[layer["config"]["name"]] = name
+        return config, searched
+
+    def _at(self, widths: dict[str, int], l2: float, dropout: float) -> ModelParams:
+        middle = self.from_params({name: dim.middle() for name, _, _, dim in self._sampled()})
+        return ModelParams(**{**middle.to_dict(), "units": dict(widths), "l2": l2, "dropout": dropout,
+                              "multiplier": None})
+
     def architecture(self, hp: ModelParams, model: keras.Model) -> list[LayerRow]:
         from tuner.training import usermodels
 
@@ -303,6 +342,10 @@ class UserModels:
                 raise SpecError(f"space.units.{missing[0]}: the model {self.model.build} builds has no layer named "
                                 f"{missing[0]!r} (layers: {', '.join(sorted(names))}); name the layers the widths "
                                 f"are for")
+        if self.spec.one_shot is not None:
+            from tuner.search.estimators import UserModel
+
+            UserModel(self.spec, self.data, self).check()
         if self.spec.max_params is not None and self.model.rewidens:
             smallest = self._params({**{"units": {n: int(d.bounds()[0]) for n, d in self.width_dims().items()}},
                                      "width_multiplier": self.multiplier.bounds()[0] if self.multiplier else None,

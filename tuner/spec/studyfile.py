@@ -121,12 +121,18 @@ def _check_model(spec: StudySpec) -> None:
         raise ValueError("space.width_multiplier: needs model.widths: multiplier")
 
 
+ESTIMABLE = ("accuracy", "loss", "mae", "mse")
+
+
 def _check_one_shot(spec: StudySpec) -> None:
-    """What the one-shot stage can estimate: tuner's Dense and Conv2D stacks, with one activation, on the metric and
-    size."""
-    if spec.model is not None or spec.space.family not in ("dense", "conv2d"):
-        raise ValueError("one_shot: works on tuner's own Dense and Conv2D stacks (no model:, space.family dense "
-                         "or conv2d) so far; remove one_shot to search this model trial by trial")
+    """What the one-shot stage can estimate: tuner's Dense and Conv2D stacks or the user's own model, with one
+    activation, on the metric and size (what masks cannot narrow in a user's model is checked once it is loaded)."""
+    if spec.model is None and spec.space.family not in ("dense", "conv2d"):
+        raise ValueError("one_shot: works on tuner's own Dense and Conv2D stacks (space.family dense or conv2d) and "
+                         "on your own model (model:); remove one_shot to search this model trial by trial")
+    if spec.training.metric is not None and spec.training.metric.removeprefix("val_") not in ESTIMABLE:
+        raise ValueError(f"one_shot: estimates {', '.join(ESTIMABLE)} on shared weights, not "
+                         f"{spec.training.metric!r}; use one of those as training.metric or remove one_shot")
     if "latency" in spec.objectives:
         raise ValueError("one_shot: cannot estimate latency on shared weights; use objectives: [metric] or "
                          "[metric, n_params]")

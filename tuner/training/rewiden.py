@@ -72,7 +72,7 @@ def find(serialized: dict[str, Any], key: str = "model") -> Found:
         raise SpecError(f"{key}: {serialized.get('class_name')} is a subclassed keras.Model: its config has no layer "
                         f"graph to re-widen; give model.build: file.py:function, a function of hp that builds it "
                         f"with the widths hp.units[...]")
-    graph = Graph(layers_of(serialized), serialized["class_name"] == "Sequential", _output_refs(serialized))
+    graph = Graph(layers_of(serialized), serialized["class_name"] == "Sequential", output_refs(serialized))
     return graph.found()
 
 
@@ -80,6 +80,13 @@ def rebuild(serialized: dict[str, Any], widths: dict[str, int], l2: float | None
     """The base model with each listed layer at its new width, L2 `l2` on the kernels (embeddings) of every searched
     layer (None: each keeps its own regularizer) and a Dropout layer of rate `dropout` after each (0: none), fresh
     weights; not compiled."""
+    import keras
+
+    return keras.saving.deserialize_keras_object(rewidened(serialized, widths, l2, dropout))
+
+
+def rewidened(serialized: dict[str, Any], widths: dict[str, int], l2: float | None, dropout: float) -> dict[str, Any]:
+    """The config `rebuild` builds."""
     import keras
 
     new = copy.deepcopy(serialized)
@@ -98,28 +105,28 @@ def rebuild(serialized: dict[str, Any], widths: dict[str, int], l2: float | None
         for regularized in KERNEL_REGULARIZERS.get(kind, ("kernel_regularizer",)) if l2 is not None else ():
             config[regularized] = copy.deepcopy(regularizer)
     if dropout > 0:
-        _insert_dropout(new, list(widths), dropout)
-    return keras.saving.deserialize_keras_object(new)
+        insert_after(new, {name: keras.layers.Dropout(dropout, name=f"{name}_dropout") for name in widths})
+    return new
 
 
-def _insert_dropout(serialized: dict[str, Any], after: list[str], rate: float) -> None:
-    """A Dropout layer after each layer in `after` (on its first output; a shared layer gets one call per call)."""
+def insert_after(serialized: dict[str, Any], after: dict[str, keras.layers.Layer]) -> None:
+    """A new layer after each named layer (on its first output; a shared layer gets one call per call)."""
     import keras
 
     layers = layers_of(serialized)
     sequential = serialized["class_name"] == "Sequential"
-    for name in after:
+    for name, layer in after.items():
         index = next(i for i, l in enumerate(layers) if l["config"]["name"] == name)
-        drop = keras.saving.serialize_keras_object(keras.layers.Dropout(rate, name=f"{name}_dropout"))
+        added = keras.saving.serialize_keras_object(layer)
         if not sequential:
-            drop["name"] = drop["config"]["name"]
+            added["name"] = added["config"]["name"]
             calls = max(1, len(layers[index].get("inbound_nodes", [])))
-            drop["inbound_nodes"] = [{"args": [_tensor_ref(name, k)], "kwargs": {}} for k in range(calls)]
+            added["inbound_nodes"] = [{"args": [_tensor_ref(name, k)], "kwargs": {}} for k in range(calls)]
             for other in layers:
-                other["inbound_nodes"] = _renamed(other.get("inbound_nodes", []), name, drop["name"])
+                other["inbound_nodes"] = _renamed(other.get("inbound_nodes", []), name, added["name"])
             serialized["config"]["output_layers"] = _renamed(serialized["config"]["output_layers"], name,
-                                                             drop["name"])
-        layers.insert(index + 1, drop)
+                                                             added["name"])
+        layers.insert(index + 1, added)
 
 
 def _tensor_ref(name: str, node: int = 0) -> dict[str, Any]:
@@ -146,7 +153,7 @@ def _renamed(nodes: Any, old: str, new: str) -> Any:
     return nodes
 
 
-def _output_refs(serialized: dict[str, Any]) -> list[tuple[str, int, int]]:
+def output_refs(serialized: dict[str, Any]) -> list[tuple[str, int, int]]:
     if serialized["class_name"] == "Sequential":
         return [(layers_of(serialized)[-1]["config"]["name"], 0, 0)]
     outputs = serialized["config"]["output_layers"]

@@ -49,18 +49,23 @@ class Slimmable:
     def score(self, data: Dataset, widths: Widths, metric: str) -> float:
         """The metric a trial of these widths logs (`val_accuracy`, `val_loss`, `mae`...), estimated on the shared
         weights: on the validation rows for a `val_` metric, else on the training rows."""
-        import tensorflow as tf
-
         part = "val" if metric.startswith("val_") else "train"
         x, y = getattr(data, f"x_{part}"), getattr(data, f"y_{part}")
-        out = self.outputs(x.astype(np.float32), widths)
-        base = metric.removeprefix("val_")
-        if self.task == "classification":
-            if base == "accuracy":
-                return float(np.mean(np.argmax(out.numpy(), axis=1) == y))
-            return float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y.astype(np.int64), out)))
-        error = out.numpy().reshape(len(y), -1) - y.reshape(len(y), -1)
-        return float(np.mean(np.abs(error)) * self.std) if base == "mae" else float(np.mean(error ** 2))
+        return score_outputs(self.outputs(x.astype(np.float32), widths), y, self.task, metric, self.std)
+
+
+def score_outputs(out: Any, y: np.ndarray, task: str, metric: str, std: float = 1.0) -> float:
+    """A metric (its name without `val_`: accuracy, loss, mae, mse) of logits (or a regression's predictions,
+    standardized by `std`) against the labels."""
+    import tensorflow as tf
+
+    base = metric.removeprefix("val_")
+    if task == "classification":
+        if base == "accuracy":
+            return float(np.mean(np.argmax(out.numpy(), axis=1) == y))
+        return float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y.astype(np.int64), out)))
+    error = out.numpy().reshape(len(y), -1) - y.reshape(len(y), -1)
+    return float(np.mean(np.abs(error)) * std) if base == "mae" else float(np.mean(error ** 2))
 
 
 def train(data: Dataset, widest: Widths, narrowest: Widths, draw: Callable[[np.random.Generator], Widths], *,

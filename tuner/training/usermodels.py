@@ -76,7 +76,7 @@ def compiled(model: keras.Model, task: str, optimizer: str, learning_rate: float
     if metric.removeprefix("val_") not in (name, "loss"):
         raise SpecError(f"training.metric: {metric!r} is logged only by a model compiled with it; compile the model "
                         f"with that metric (e.g. metrics=[keras.metrics.AUC(name='auc')]) or use val_{name}")
-    logits = _last_activation(model) == "linear"
+    logits = last_activation(model) == "linear"
     if binary(task, 2, model.outputs[0].shape[-1]):
         loss = keras.losses.BinaryCrossentropy(from_logits=logits)
         name = keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if logits else 0.5)
@@ -116,6 +116,6 @@ def _metric_names(model: keras.Model) -> list[str]:
     return [{"acc": "accuracy"}.get(n, n) for n in names]
 
 
-def _last_activation(model: keras.Model) -> str:
+def last_activation(model: keras.Model) -> str:
     activation = getattr(model.layers[-1], "activation", None)
     return getattr(activation, "__name__", "linear") if activation is not None else "linear"
