@@ -276,3 +276,104 @@ def test_with_max_params_only_estimates_within_it_are_retrained(cli, write_study
     assert len(retrained) == 2 and all(t.user_attrs[record.N_PARAMS] <= 2000 for t in retrained)
     status = json.loads(cli("status", "oneshot", "--json").output)
     assert status["counts"]["infeasible"] == 0 and status["counts"]["estimates"] == 30  # not "never trained" models
+
+
+def test_a_width_of_your_model_is_your_model_rebuilt_at_it_with_the_first_channels() -> None:
+    """The masked widest model at (20, 30) computes what the re-widened model of those widths computes with the
+    first 20 filters and 30 units of the widest weights, Batch Normalization's statistics those of the same
+    calibration rows: a residual Add, Batch Normalization, pooling and a flattened head on the way."""
+    import keras
+    import tensorflow as tf
+
+    from tests.test_user_models import EXAMPLES
+    from tuner.training import rewiden, slimkeras
+
+    base = rewiden.serialize(keras.saving.load_model(EXAMPLES / "models" / "digits_base.keras", compile=False))
+    found = rewiden.find(base)
+    searched = {layer: g.name for g in found.groups for layer in g.layers}
+    widest = {"conv_a+conv_b": 48, "head": 40}
+    config = rewiden.rewidened(base, {layer: widest[name] for layer, name in searched.items()}, 0.0, 0.0)
+    model, masks = slimkeras.masked(config, slimkeras.mask_points(config, searched), widest)
+    rng = np.random.default_rng(0)
+    x, calibration = (rng.normal(size=(n, 8, 8, 1)).astype(np.float32) for n in (32, 64))
+    model(x)
+    wide = {layer.name: layer for layer in model.layers}
+    for layer in model.layers:  # moving statistics that are not the calibration rows'
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(rng.normal(size=48)), layer.moving_variance.assign(rng.uniform(1, 2, size=48))
+    narrow = rewiden.rebuild(base, {"conv_a": 20, "conv_b": 20, "head": 30}, 0.0, 0.0)
+    narrow(x)
+    for layer in narrow.layers:
+        weights = wide[layer.name].get_weights()
+        if layer.name == "head":  # its rows: 4x4 pixels, each with the widest's 48 channels
+            weights = [weights[0].reshape(16, 48, 40)[:, :20, :30].reshape(320, 30), weights[1][:30]]
+        layer.set_weights([w[tuple(slice(0, d) for d in n.shape)] for w, n in zip(weights, layer.get_weights())])
+    net = slimkeras.MaskedNet(model, masks, ("conv_a+conv_b", "head"), (48, 40), "classification", "softmax",
+                              tf.constant(calibration))
+    for layer in narrow.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    narrow(calibration, training=True)
+    expected = np.log(np.clip(narrow(x, training=False).numpy(), 1e-7, 1.0))
+    np.testing.assert_allclose(net.outputs(x, (20, 30)).numpy(), expected, atol=1e-4)
+    assert not np.allclose(net.outputs(x, (48, 40)).numpy(), expected, atol=1e-2)
+
+
+def test_your_rewidened_model_runs_its_one_shot_stage(cli, workdir: Path) -> None:
+    from tests.test_user_models import example, stored
+
+    example(workdir, "digits_rewiden", {"training": {"epochs": 3}, "budget": {"trials": 3},
+                                        "one_shot": {"estimates": 24, "top": 2, "epochs": 2}},
+            ("models/digits_base.keras",))
+    result = cli("start", "digits_rewiden", "--refit", "no")
+    assert result.exit_code == 0, result.output
+    assert "training your model at its widest (conv_a+conv_b 128, head 256)" in result.output
+    trials = stored(workdir, "digits_rewiden").get_trials()
+    estimates = [t for t in trials if t.user_attrs.get(record.ONE_SHOT)]
+    trained = [t for t in trials if not t.user_attrs.get(record.ONE_SHOT)]
+    assert len(estimates) == 24 and len(trained) == 3
+    assert all(0.05 < t.value <= 1.0 and len(t.user_attrs[record.UNITS]) == 2 for t in estimates)
+    base = trained[0]  # your model as it is: scored on the shared weights too, then trained
+    assert base.user_attrs["base_model"] and record.ESTIMATE in base.user_attrs
+    assert all(record.ESTIMATE in t.user_attrs for t in trained)
+    sizes = {tuple(t.user_attrs[record.UNITS]): t.user_attrs[record.N_PARAMS] for t in trained}
+    for t in estimates:  # an estimate's size is Keras's count for your model rebuilt at its widths
+        if tuple(t.user_attrs[record.UNITS]) in sizes:
+            assert t.user_attrs[record.N_PARAMS] == sizes[tuple(t.user_attrs[record.UNITS])]
+    assert sum(tuple(t.user_attrs[record.UNITS]) in sizes for t in estimates) >= 2
+    best = json.loads(cli("best", "digits_rewiden", "--json").output)
+    assert best["number"] in {t.number for t in trained}
+
+
+def test_a_build_function_runs_its_one_shot_stage_from_the_python_api(workdir: Path) -> None:
+    import tuner
+    from tests.test_user_models import example
+
+    path = example(workdir, "digits_images", {"training": {"epochs": 3}, "budget": {"trials": 2},
+                                              "warm_start": False},
+                   ("models/cnn.py", "data/digit_images"))
+    result = tuner.start(path, storage=f"sqlite:///{workdir}/tuner.db", refit="no",
+                         one_shot={"estimates": 16, "top": 2, "epochs": 2})
+    trials = result.study.get_trials()
+    estimates = [t for t in trials if t.user_attrs.get(record.ONE_SHOT)]
+    assert len(estimates) == 16 and len(trials) == 18
+    assert {len(t.user_attrs[record.UNITS]) for t in estimates} == {2}  # conv_1 (both convolutions), dense_head
+    assert all(t.params["units_dense_head"] in (16, 32, 64, 128) for t in estimates)
+    assert result.best is not None and not result.best.user_attrs.get(record.ONE_SHOT)
+
+
+def test_a_model_that_masks_cannot_narrow_is_refused_before_anything_is_written(cli, workdir: Path) -> None:
+    (workdir / "studies" / "normed.py").write_text(
+        "import keras\n\n\ndef make():\n    inputs = keras.Input((64,))\n"
+        "    x = keras.layers.Dense(32, activation='relu', name='hidden')(inputs)\n"
+        "    x = keras.layers.LayerNormalization(name='norm')(x)\n"
+        "    return keras.Model(inputs, keras.layers.Dense(10, activation='softmax', name='out')(x))\n")
+    (workdir / "studies" / "normed.yaml").write_text(json.dumps(
+        {"data": {"bundled": "digits", "seed": 0}, "model": {"function": "normed.py:make"},
+         "training": {"epochs": 2}, "budget": {"trials": 2}, "one_shot": True}))
+    result = cli("start", "normed")
+    assert result.exit_code == 2, result.output
+    assert "LayerNormalization 'norm' normalizes across the channels of the searched width 'hidden'" in result.output
+    assert "Traceback" not in result.output
+    assert not (workdir / "tuner.db").exists() or "normed" not in optuna.get_all_study_names(
+        f"sqlite:///{workdir}/tuner.db")
