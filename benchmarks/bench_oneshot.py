@@ -5,7 +5,7 @@ trains); the Spearman correlation between estimate and mean from-scratch score i
 estimate of every width of a one-layer Dense model on digits against from-scratch widths, drawn into
 docs/images/oneshot-curve.png.
 
-    python benchmarks/bench_oneshot.py          # digits-1 digits mixture10 noisy10 digits_conv, then the curve
+    python benchmarks/bench_oneshot.py          # every study (your own models last), then the curve
     python benchmarks/bench_oneshot.py --studies digits-1 --vectors 30 --seeds 3
 
 Each study's rows are written to results/oneshot.json as they finish (a long run can be stopped and resumed with the
@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 STUDIES = {"digits-1": ("digits", 1), "digits": ("digits", None), "mixture10": ("mixture10", None),
-           "noisy10": ("noisy10", None), "digits_conv": ("digits_conv", None)}  # name: (example study, layers fixed to)
+           "noisy10": ("noisy10", None), "digits_conv": ("digits_conv", None),
+           "digits_images": ("digits_images", None), "digits_rewiden": ("digits_rewiden", None)}
+# name: (example study, layers fixed to); the last two are your own models (a build function, a re-widened .keras)
+USER = {"digits_images", "digits_rewiden"}
 GOALS = {"digits-1": 0.9}  # one-layer Dense studies; every other: 0.7
 
 
@@ -53,12 +56,12 @@ def _study(example: str) -> tuple[Any, Any, Any]:
 
 def _one_shot(spec: Any, data: Any, depth: int) -> Any:
     """The slimmable network of one layer count, trained as the one-shot stage trains it."""
-    from tuner.search.oneshot import drawer
+    from tuner.search.estimators import drawer
     from tuner.training import slimmable
 
     s, t = spec.space, spec.training
     low, high = int(s.units.bounds()[0]), int(s.units.bounds()[1])
-    return slimmable.train(data, (high,) * depth, (low,) * depth, drawer(s.units, depth, True), epochs=t.epochs,
+    return slimmable.train(data, (high,) * depth, (low,) * depth, drawer([s.units] * depth, True), epochs=t.epochs,
                            seed=0, batch_size=t.batch_size, learning_rate=t.learning_rate, l2=s.l2.bounds()[0],
                            dropout=s.dropout.bounds()[0], conv=s.family == "conv2d")
 
@@ -84,9 +87,65 @@ def _from_scratch(spec: Any, data: Any, metric: Any, widths: list[tuple[int, ...
     return trained
 
 
+def _user_vectors(dims: list[Any], n: int, seed: int) -> list[tuple[int, ...]]:
+    """`n` width vectors spread over a user's model's widths: each a shuffled log-spaced grid (or its choices in
+    turn)."""
+    rng = np.random.default_rng(seed)
+    columns = []
+    for dim in dims:
+        if dim.is_range:
+            low, high = float(dim.low), float(dim.high)
+            column = [int(round(math.exp(math.log(low) + (math.log(high) - math.log(low)) * i / (n - 1))))
+                      for i in range(n)]
+        else:
+            column = [int(dim.values()[i % len(dim.values())]) for i in range(n)]
+        columns.append(list(rng.permutation(column)))
+    return [tuple(int(c[i]) for c in columns) for i in range(n)]
+
+
+def user_row(name: str, vectors: int, seeds: int) -> dict[str, Any]:
+    """A user's model: the estimates of the one-shot stage's masked network against the model rebuilt (or built)
+    at each width vector, trained from scratch by tuner's path at the space's smallest L2 and dropout."""
+    from scipy.stats import spearmanr
+
+    from tuner.backend import start_trial
+    from tuner.search import estimators
+    from tuner.search.user_space import UserModels
+    from tuner.spec.sections import OneShotSpec
+    from tuner.training.fit import fit
+
+    spec, data, metric = _study(STUDIES[name][0])
+    spec = spec.model_copy(update={"one_shot": spec.one_shot or OneShotSpec()})
+    models = UserModels(spec, data, [ROOT / "tuner" / "examples"])
+    nets = estimators.UserModel(spec, data, models)
+    start = time.perf_counter()
+    nets.train(spec.training.epochs, 0, lambda epoch: None, print)
+    one_shot_seconds = time.perf_counter() - start
+    widths = _user_vectors(list(nets.dims.values()), vectors, seed=1)
+    estimates = [nets.score(w, metric.name) for w in widths]
+    l2, dropout = estimators.lowest(spec, "l2"), estimators.lowest(spec, "dropout")
+    start, trained = time.perf_counter(), []
+    for w in widths:
+        scores = []
+        for seed in range(seeds):
+            start_trial(seed)
+            hp = models.at(dict(zip(nets.names, w)), l2, dropout)
+            scores.append(max(fit(models.build(hp), data, hp, spec.training.epochs, [], seed=seed)[metric.name]))
+        trained.append(float(np.mean(scores)))
+    scratch_seconds = time.perf_counter() - start
+    return {"study": name, "vectors": len(widths), "seeds": seeds, "epochs": spec.training.epochs,
+            "spearman": round(float(spearmanr(estimates, trained).statistic), 3), "goal": GOALS.get(name, 0.7),
+            "one_shot_seconds": round(one_shot_seconds, 1), "scratch_seconds": round(scratch_seconds, 1),
+            "mean_abs_error": round(float(np.mean(np.abs(np.array(estimates) - np.array(trained)))), 4),
+            "widths": [list(w) for w in widths], "estimates": [round(e, 4) for e in estimates],
+            "trained": [round(v, 4) for v in trained]}
+
+
 def rank_row(name: str, vectors: int, seeds: int) -> dict[str, Any]:
     from scipy.stats import spearmanr
 
+    if name in USER:
+        return user_row(name, vectors, seeds)
     example, fixed = STUDIES[name]
     spec, data, metric = _study(example)
     s = spec.space

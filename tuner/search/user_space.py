@@ -216,7 +216,7 @@ class UserModels:
 
     def count(self, widths: dict[str, int]) -> int:
         """Parameters of the model at `widths` (by name), the rest at the space's middle."""
-        return self.build(self._at(widths, 0.0, 0.0)).count_params()
+        return self.build(self.at(widths, 0.0, 0.0)).count_params()
 
     def slimmable(self, widths: dict[str, int], l2: float, dropout: float) -> tuple[dict[str, Any], dict[str, str]]:
         """The model at `widths` (by name) with L2 `l2` and dropout `dropout`, as a config, and the name of the width
@@ -228,7 +228,7 @@ class UserModels:
             searched = {layer: g.name for g in groups for layer in g.layers}
             return rewiden.rewidened(self._base, {layer: widths[name] for layer, name in searched.items()}, l2,
                                      dropout), searched
-        hp = self._at(widths, l2, dropout)
+        hp = self.at(widths, l2, dropout)
         config = rewiden.serialize(self.build(hp))
         if "layers" not in config.get("config", {}):
             raise SpecError(f"one_shot: {self.model.build} returns a subclassed keras.Model, which has no layer "
@@ -236,7 +236,7 @@ class UserModels:
         layers = rewiden.layers_of(config)
         searched = {}
         for name, width in widths.items():
-            other = rewiden.layers_of(rewiden.serialize(self.build(self._at({**widths, name: width // 2 if width > 1 else 2},
+            other = rewiden.layers_of(rewiden.serialize(self.build(self.at({**widths, name: width // 2 if width > 1 else 2},
                                                                              l2, dropout))))
             if len(other) != len(layers):
                 raise SpecError(f"one_shot: {self.model.build} builds {len(layers)} layers at the widest widths and "
@@ -248,7 +248,8 @@ class UserModels:
                     searched[layer["config"]["name"]] = name
         return config, searched
 
-    def _at(self, widths: dict[str, int], l2: float, dropout: float) -> ModelParams:
+    def at(self, widths: dict[str, int], l2: float, dropout: float) -> ModelParams:
+        """A trial's parameters with these widths (by name), L2 and dropout, the rest at the space's middle."""
         middle = self.from_params({name: dim.middle() for name, _, _, dim in self._sampled()})
         return ModelParams(**{**middle.to_dict(), "units": dict(widths), "l2": l2, "dropout": dropout,
                               "multiplier": None})
