@@ -79,6 +79,7 @@ class StudySpec(Strict):
         return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
 
 
+ESTIMABLE = ("accuracy", "loss", "mae", "mse")  # the metrics a one-shot stage estimates on shared weights
 _LATER_FIELDS = (("objectives",), ("max_params",), ("space", "family"), ("data", "shape"), ("data", "window"),
                  ("model",), ("space", "width_multiplier"), ("data", "loader"), ("data", "images"),
                  ("data", "image_size"), ("data", "color_mode"), ("sampler", "group"))
@@ -119,9 +120,6 @@ def _check_model(spec: StudySpec) -> None:
                          "remove units, or use widths: each")
     if model.rewidens and model.widths == "each" and space.width_multiplier is not None:
         raise ValueError("space.width_multiplier: needs model.widths: multiplier")
-
-
-ESTIMABLE = ("accuracy", "loss", "mae", "mse")
 
 
 def _check_one_shot(spec: StudySpec) -> None:

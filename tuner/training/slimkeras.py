@@ -26,7 +26,7 @@ import numpy as np
 from tuner.data import Dataset
 from tuner.errors import SpecError
 from tuner.training import rewiden
-from tuner.training.slimmable import score_outputs
+from tuner.training.slimmable import sandwiches, score_outputs
 from tuner.training.widthgraph import ELEMENTWISE, KEEPS_WIDTH, RNN, Graph
 
 if TYPE_CHECKING:
@@ -187,14 +187,8 @@ def train(model: Any, masks: dict[str, Any], data: Dataset, names: tuple[str, ..
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    n = len(data.x_train)
-    for epoch in range(epochs):
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            rows = tf.constant(order[start:start + batch_size])
-            chosen = [tuple(widest), tuple(narrowest), *(draw(rng) for _ in range(sandwich - 2))]
-            step(tf.gather(x_all, rows), tf.gather(y_all, rows), tf.constant(chosen, tf.int32))
-        on_epoch(epoch)
+    sandwiches(step, x_all, y_all, widest, narrowest, draw, rng, batch_size=batch_size, epochs=epochs,
+               sandwich=sandwich, on_epoch=on_epoch)
     return net
 
 

@@ -127,7 +127,19 @@ def train(data: Dataset, widest: Widths, narrowest: Widths, draw: Callable[[np.r
 
     x_all = tf.constant(data.x_train.astype(np.float32))
     y_all = tf.constant(data.y_train.astype(np.int64 if classify else np.float32))
-    n = len(data.x_train)
+    sandwiches(step, x_all, y_all, widest, narrowest, draw, rng, batch_size=batch_size, epochs=epochs,
+               sandwich=sandwich, on_epoch=on_epoch)
+    return net
+
+
+def sandwiches(step: Callable[[Any, Any, Any], Any], x_all: Any, y_all: Any, widest: Widths, narrowest: Widths,
+               draw: Callable[[np.random.Generator], Widths], rng: np.random.Generator, *, batch_size: int,
+               epochs: int, sandwich: int, on_epoch: Callable[[int], None]) -> None:
+    """The epochs of a slimmable network's training: each batch of shuffled rows goes to `step(x, y, widths)` with
+    the widest widths, the narrowest and `sandwich - 2` drawn (an int tensor, one row a width vector)."""
+    import tensorflow as tf
+
+    n = len(x_all)
     for epoch in range(epochs):
         order = rng.permutation(n)
         for start in range(0, n, batch_size):
@@ -135,7 +147,6 @@ def train(data: Dataset, widest: Widths, narrowest: Widths, draw: Callable[[np.r
             chosen = [tuple(widest), tuple(narrowest), *(draw(rng) for _ in range(sandwich - 2))]
             step(tf.gather(x_all, rows), tf.gather(y_all, rows), tf.constant(chosen, tf.int32))
         on_epoch(epoch)
-    return net
 
 
 def _sliced(net: Slimmable, x: Any, widths: Any, dropout: float = 0.0, rng: Any = None) -> Any:
