@@ -319,20 +319,47 @@ def test_a_width_of_your_model_is_your_model_rebuilt_at_it_with_the_first_channe
     assert not np.allclose(net.outputs(x, (48, 40)).numpy(), expected, atol=1e-2)
 
 
-def test_your_rewidened_model_runs_its_one_shot_stage(cli, workdir: Path) -> None:
+def test_your_rewidened_model_runs_its_one_shot_stage(cli, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped once after its estimates are made and before they are written: the run after it restores the
+    masked network from the study's artifacts, and the restored weights score every width as the trained ones
+    did."""
     from tests.test_user_models import example, stored
+    from tuner import interrupt
+    from tuner.search import estimators
 
     example(workdir, "digits_rewiden", {"training": {"epochs": 3}, "budget": {"trials": 3},
                                         "one_shot": {"estimates": 24, "top": 2, "epochs": 2}},
             ("models/digits_base.keras",))
+    scored, checks, score = {}, [], estimators.UserModel.score
+
+    def spy(net: estimators.UserModel, widths: tuple[int, ...], metric: str) -> float:
+        scored[widths] = score(net, widths, metric)
+        return scored[widths]
+
+    def ctrl_c_before_the_writes() -> None:
+        checks.append(1)
+        if len(checks) == 3:  # one check at each of the 2 epochs' ends, then one before the stage's writes
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(estimators.UserModel, "score", spy)
+        patch.setattr(interrupt, "check", ctrl_c_before_the_writes)
+        stopped = cli("start", "digits_rewiden", "--refit", "no")
+    assert stopped.exit_code == 130, stopped.output
+    assert "interrupted in the one-shot stage: no estimate is written" in stopped.output
+    assert "training your model at its widest (conv_a+conv_b 128, head 256)" in stopped.output
+    waiting = stored(workdir, "digits_rewiden").get_trials()  # your model as it is, enqueued with the study
+    assert [t.state for t in waiting] == [TrialState.WAITING] and len(scored) >= 20
     result = cli("start", "digits_rewiden", "--refit", "no")
     assert result.exit_code == 0, result.output
-    assert "training your model at its widest (conv_a+conv_b 128, head 256)" in result.output
+    assert "your model at its widest (conv_a+conv_b 128, head 256) restored" in result.output
+    assert "training your model" not in result.output
     trials = stored(workdir, "digits_rewiden").get_trials()
     estimates = [t for t in trials if t.user_attrs.get(record.ONE_SHOT)]
     trained = [t for t in trials if not t.user_attrs.get(record.ONE_SHOT)]
     assert len(estimates) == 24 and len(trained) == 3
     assert all(0.05 < t.value <= 1.0 and len(t.user_attrs[record.UNITS]) == 2 for t in estimates)
+    assert all(t.value == scored[tuple(t.user_attrs[record.UNITS])] for t in estimates)  # the same sampler seed
     base = trained[0]  # your model as it is: scored on the shared weights too, then trained
     assert base.user_attrs["base_model"] and record.ESTIMATE in base.user_attrs
     assert all(record.ESTIMATE in t.user_attrs for t in trained)
@@ -377,3 +404,44 @@ def test_a_model_that_masks_cannot_narrow_is_refused_before_anything_is_written(
     assert "Traceback" not in result.output
     assert not (workdir / "tuner.db").exists() or "normed" not in optuna.get_all_study_names(
         f"sqlite:///{workdir}/tuner.db")
+
+
+def test_a_stage_stopped_after_a_network_resumes_from_its_kept_weights(workdir: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1-layer network is trained and kept as a study artifact; Ctrl-C during the 2-layer network's training
+    writes no trial; the run after it restores the 1-layer network instead of training it again, and its
+    estimates are those of a stage never stopped."""
+    from optuna.artifacts import get_all_artifact_meta
+
+    import tuner
+    from tuner import interrupt
+
+    spec = {**ONE_SHOT, "one_shot": {"estimates": 30, "top": 2, "epochs": 2}, "budget": {"trials": 2}}
+    storage = f"sqlite:///{workdir}/tuner.db"
+    whole = tuner.start(spec, name="whole", storage=storage, refit="no").study
+    epochs_ended = []
+
+    def ctrl_c_in_the_second_network() -> None:
+        epochs_ended.append(1)
+        if len(epochs_ended) == 3:  # the 2-layer network's first epoch: the 1-layer one took 2
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(interrupt, "check", ctrl_c_in_the_second_network)
+        tuner.start(spec, name="stopped", storage=storage, refit="no")
+    stopped = optuna.load_study(study_name="stopped", storage=storage)
+    assert stopped.get_trials() == [] and record.ONE_SHOT_STAGE not in stopped.user_attrs
+    assert list(stopped.user_attrs[record.ONE_SHOT_WEIGHTS]["nets"]) == ["1-layer"]
+    assert [m.filename for m in get_all_artifact_meta(stopped)] == ["stopped-one-shot-1-layer.npz"]
+
+    session, said = tuner.open(spec, name="stopped", storage=storage), []
+    session.work(*session.limits(None, None), say=said.append)
+    assert any("1-layer network restored from the study's artifacts" in line for line in said), said
+    assert not any("training the widest 1-layer" in line for line in said) and \
+        any("training the widest 2-layer" in line for line in said), said
+    resumed = [t for t in session.study.get_trials() if t.user_attrs.get(record.ONE_SHOT)]
+    reference = [t for t in whole.get_trials() if t.user_attrs.get(record.ONE_SHOT)]
+    assert [(t.user_attrs[record.UNITS], t.value) for t in resumed] == \
+        [(t.user_attrs[record.UNITS], t.value) for t in reference]
+    kept = sorted(m.filename for m in get_all_artifact_meta(session.study) if m.filename.endswith(".npz"))
+    assert kept == ["stopped-one-shot-1-layer.npz", "stopped-one-shot-2-layer.npz"]  # beside the best model

@@ -18,6 +18,7 @@ TRIALS = "tuner.trials"  # the trial budget `tuner start --trials` last set for 
 BEST_MODEL = "tuner.best_model"  # the best-model artifact: artifact_id, filename, trial, value[, refit, test]
 ONE_SHOT_STAGE = "tuner.one_shot"  # the one-shot stage, once done: estimates, seconds, the widths retrained
 ONE_SHOT_RANK = "tuner.one_shot_rank"  # Spearman correlation of estimate and trained value, and widths it covers
+ONE_SHOT_WEIGHTS = "tuner.one_shot_weights"  # the stage's trained networks: key, and each one's artifact id
 REFIT_ROWS = {"yes": "training + validation", "no": "training", "all": "training + validation + test"}  # by refit
 
 # ---------------------------------------------------------------------------------------- trial user attributes

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from tuner import record
 from tuner.cli._common import RefitOption, StorageOption, console, err_console, quiet_libraries, user_errors
 from tuner.cli.dashboard import ArtifactsOption
 from tuner.cli.inspect import print_best, print_counts
@@ -78,7 +79,10 @@ def start(
             progress.update(session.study, force=True)
     elapsed = time.monotonic() - started
     if interrupted:
-        err_console.print("interrupted: the running trial is recorded as failed and will be redone; "
+        staged = session.spec.one_shot is not None and record.ONE_SHOT_STAGE not in session.study.user_attrs
+        err_console.print("interrupted in the one-shot stage: no estimate is written, the networks it trained are "
+                          "kept; run the same command to resume" if staged else
+                          "interrupted: the running trial is recorded as failed and will be redone; "
                           "run the same command to resume", highlight=False)
     print_counts(session.study, elapsed)
     print_best(session.study)
@@ -110,8 +114,6 @@ def _spawn_early(study: str, name: str | None, storage: str | None, trials: int 
 
 
 def _refit(session, refit: str | None) -> None:
-    from tuner import record
-
     target = session.refit_target(refit)
     if target is not None:
         mode, trial = target

@@ -74,7 +74,7 @@ class Session:
         one_shot = self.spec.one_shot is not None
         if one_shot and not oneshot.done(self.study):
             oneshot.stage(self.study, self.spec, self.data, self.metric, self.objective.models, budget=trials,
-                          seed=self.objective.seed, say=say)
+                          seed=self.objective.seed, artifacts=self.artifacts, say=say)
         try:
             self._work(trials, timeout, seed, workers, others, cluster, on_trial, say)
         finally:

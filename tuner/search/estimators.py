@@ -16,6 +16,7 @@ import optuna
 from tuner import record
 from tuner.data import Dataset
 from tuner.search import space
+from tuner.search.sharedweights import SharedWeights
 from tuner.spec import Dim, StudySpec
 
 Widths = tuple[int, ...]
@@ -34,20 +35,21 @@ class OwnStacks:
         per_layer = s.per_layer("units")
         return tuple(int(space.suggest(trial, "units", i if per_layer else None, s.units)) for i in range(depth))
 
-    def train(self, epochs: int, seed: int, on_epoch: Callable[[int], None], say: Callable[[str], None]) -> None:
+    def train(self, epochs: int, seed: int, on_epoch: Callable[[int], None], say: Callable[[str], None],
+              kept: SharedWeights | None = None) -> None:
         from tuner.training import slimmable
 
         s, training, shot = self.spec.space, self.spec.training, self.spec.one_shot
         units = s.units
         for depth in (int(d) for d in values(s.layers)):
-            say(f"one-shot: training the widest {depth}-layer network as a slimmable network ({epochs} epochs)")
-            self.nets[depth] = slimmable.train(
+            self.nets[depth] = trained(kept, f"{depth}-layer", epochs, say, f"the widest {depth}-layer network",
+                                       lambda n, depth=depth: slimmable.train(
                 self.data, (int(units.bounds()[1]),) * depth, (int(units.bounds()[0]),) * depth,
                 drawer([units] * depth, s.per_layer("units")), activation=str(s.activation.middle()),
                 dropout=float(lowest(self.spec, "dropout")), l2=float(lowest(self.spec, "l2")),
                 learning_rate=float(space.dimension(s, training, "learning_rate").middle()),
-                batch_size=int(space.dimension(s, training, "batch_size").middle()), epochs=epochs, seed=seed,
-                optimizer=training.optimizer, sandwich=shot.sandwich, conv=s.family == "conv2d", on_epoch=on_epoch)
+                batch_size=int(space.dimension(s, training, "batch_size").middle()), epochs=n, seed=seed,
+                optimizer=training.optimizer, sandwich=shot.sandwich, conv=s.family == "conv2d", on_epoch=on_epoch))
 
     def covers(self, widths: Widths) -> bool:
         return len(widths) in self.nets
@@ -83,21 +85,22 @@ class UserModel:
             return tuple(max(1, round(g.width * factor)) for g in m.found().groups)
         return tuple(int(space.suggest(trial, "units", name, dim)) for name, dim in self.dims.items())
 
-    def train(self, epochs: int, seed: int, on_epoch: Callable[[int], None], say: Callable[[str], None]) -> None:
+    def train(self, epochs: int, seed: int, on_epoch: Callable[[int], None], say: Callable[[str], None],
+              kept: SharedWeights | None = None) -> None:
         from tuner.training import slimkeras
 
         s, training, shot = self.spec.space, self.spec.training, self.spec.one_shot
         widest, narrowest = self._bounds(1), self._bounds(0)
         config, points = self.check()
         model, masks = slimkeras.masked(config, points, dict(zip(self.names, widest)))
-        say(f"one-shot: training your model at its widest ({', '.join(f'{n} {w}' for n, w in zip(self.names, widest))})"
-            f" as a slimmable network ({epochs} epochs)")
         draw = drawer(list(self.dims.values()), True) if self.models.multiplier is None else self._factors()
-        self.net = slimkeras.train(
+        self.net = trained(kept, "your-model", epochs, say, "your model at its widest "
+                           f"({', '.join(f'{n} {w}' for n, w in zip(self.names, widest))})",
+                           lambda n: slimkeras.train(
             model, masks, self.data, self.names, widest, narrowest, draw,
             learning_rate=float(space.dimension(s, training, "learning_rate").middle()),
-            batch_size=int(space.dimension(s, training, "batch_size").middle()), epochs=epochs, seed=seed,
-            optimizer=training.optimizer, sandwich=shot.sandwich, on_epoch=on_epoch)
+            batch_size=int(space.dimension(s, training, "batch_size").middle()), epochs=n, seed=seed,
+            optimizer=training.optimizer, sandwich=shot.sandwich, on_epoch=on_epoch))
 
     def check(self) -> tuple[dict[str, Any], dict[str, str]]:
         """The widest model's config (the space's lowest L2 and dropout) and where its masks go; a SpecError where
@@ -128,6 +131,23 @@ class UserModel:
             self._size = quadratic(lambda w: self.models.count(dict(zip(self.names, w))),
                                    [d.bounds() for d in self.dims.values()])
         return self._size(widths)
+
+
+def trained(kept: SharedWeights | None, name: str, epochs: int, say: Callable[[str], None], what: str,
+            make: Callable[[int], Any]) -> Any:
+    """The slimmable network `make(epochs)` trains, kept as a study artifact once trained; or, where one was kept
+    under the same settings, that one (`make(0)` builds it untrained, then takes the kept weights)."""
+    arrays = kept.load(name) if kept is not None else None
+    if arrays is not None:
+        say(f"one-shot: {what} restored from the study's artifacts (trained before)")
+        net = make(0)
+        net.restore(arrays)
+        return net
+    say(f"one-shot: training {what} as a slimmable network ({epochs} epochs)")
+    net = make(epochs)
+    if kept is not None:
+        kept.save(name, net.arrays())
+    return net
 
 
 def quadratic(count: Callable[[Widths], int], bounds: list[tuple[Any, Any]]) -> Callable[[Widths], int]:

@@ -10,13 +10,15 @@ L2, dropout and the rest sampled as usual, each carrying its `estimate`; the run
 `tuner.views.oneshot.rank` says how well the estimates ranked the widths the retrained trials reached.
 
 The stage runs once per study, in the process that starts it, before any trial: other workers wait for it, and a
-resumed study (`tuner.one_shot` stored with it) goes straight to the retrained trials.
+resumed study (`tuner.one_shot` stored with it) goes straight to the retrained trials. Each trained network is kept
+as a study artifact (tuner.search.sharedweights), so a stage stopped before its writes restores it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -27,6 +29,7 @@ from tuner.data import Dataset
 from tuner.search import estimators, multiobjective
 from tuner.search.metric import Metric
 from tuner.search.sampler import make_sampler
+from tuner.search.sharedweights import SharedWeights, key_of
 from tuner.spec import StudySpec, TPESpec
 from tuner.store import internals
 from tuner.views.oneshot import rank
@@ -47,11 +50,13 @@ def wait(study: optuna.Study, poll: float = 1.0) -> None:
 
 
 def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, models: Any, *,
-          budget: int | None, seed: int = 0, say: Callable[[str], None] = lambda line: None) -> None:
-    """Train the slimmable networks, store the estimates, enqueue the retrained trials; nothing is written to the
+          budget: int | None, seed: int = 0, artifacts: Path | None = None,
+          say: Callable[[str], None] = lambda line: None) -> None:
+    """Train the slimmable networks, store the estimates, enqueue the retrained trials; no trial is written to the
     study before every estimate is made, and a first Ctrl-C (tuner.interrupt, installed here) stops the stage
-    before its writes or after them, never between. `models`: the study's model source (a user's own model is
-    narrowed by masks, tuner's stacks by slicing)."""
+    before those writes or after them, never between. Each network, once trained, is kept as a study artifact in
+    `artifacts` (tuner.search.sharedweights): a stage stopped after it starts again from its weights. `models`: the
+    study's model source (a user's own model is narrowed by masks, tuner's stacks by slicing)."""
     from tuner.backend import load_keras
 
     load_keras()
@@ -60,7 +65,8 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, m
     epochs = shot.epochs or spec.training.epochs
     nets = estimators.OwnStacks(spec, data) if spec.model is None else estimators.UserModel(spec, data, models)
     start = time.perf_counter()
-    nets.train(epochs, seed, lambda epoch: interrupt.check(), say)  # Ctrl-C: stop at an epoch's end, nothing written
+    kept = SharedWeights(study, artifacts, key_of(spec, data, seed))
+    nets.train(epochs, seed, lambda epoch: interrupt.check(), say, kept)  # Ctrl-C: stop at an epoch's end
     trained = time.perf_counter() - start
     say(f"one-shot: scoring {shot.estimates} width vectors on the shared weights")
     directions = [d.name.lower() for d in study.directions]

@@ -92,6 +92,13 @@ class MaskedNet:
     std: float = 1.0
     _forward: Any = None
 
+    def arrays(self) -> list[np.ndarray]:
+        """The shared weights, Batch Normalization's statistics included, to keep (`restore` takes them back)."""
+        return [np.asarray(w) for w in self.model.get_weights()]
+
+    def restore(self, arrays: list[np.ndarray]) -> None:
+        self.model.set_weights(arrays)
+
     def outputs(self, x: Any, widths: Widths) -> Any:
         """Logits (classification) or predictions at `widths`, Batch Normalization's moving statistics recomputed
         for them first (from the calibration rows: the moving statistics become that batch's)."""

@@ -40,6 +40,14 @@ class Slimmable:
     pools: tuple[bool, ...] = ()  # a Conv2D stack: whether 2x2 max pooling follows each layer
     cells: int = 1  # a Conv2D stack: pixels of the last feature maps (the output layer's inputs per filter)
 
+    def arrays(self) -> list[np.ndarray]:
+        """The shared weights, to keep (`restore` takes them back)."""
+        return [v.numpy() for v in (*self.kernels, *self.biases)]
+
+    def restore(self, arrays: list[np.ndarray]) -> None:
+        for variable, value in zip((*self.kernels, *self.biases), arrays, strict=True):
+            variable.assign(value)
+
     def outputs(self, x: Any, widths: Widths) -> Any:
         """The network's logits (classification) or predictions at `widths`."""
         import tensorflow as tf
