@@ -179,6 +179,19 @@ def test_the_python_api_runs_a_one_shot_stage(workdir: Path) -> None:
     assert "bad" not in optuna.get_all_study_names(f"sqlite:///{workdir}/tuner.db")
 
 
+def test_a_budget_past_the_retrained_rounds_goes_on_as_an_ordinary_search(workdir: Path) -> None:
+    import tuner
+    from tuner.search.oneshot import ROUNDS
+
+    spec = {**ONE_SHOT, "training": {"epochs": 2, "batch_size": 64}, "budget": {"trials": ROUNDS * 2 + 2},
+            "one_shot": {"estimates": 20, "top": 2, "epochs": 2}}
+    study = tuner.start(spec, name="longer", storage=f"sqlite:///{workdir}/tuner.db", refit="no").study
+    trained = [t for t in study.get_trials() if not t.user_attrs.get(record.ONE_SHOT)]
+    assert len(trained) == ROUNDS * 2 + 2 and all(t.state.is_finished() for t in trained)
+    assert [record.ESTIMATE in t.user_attrs for t in trained] == [True] * ROUNDS * 2 + [False] * 2
+    assert study.user_attrs[record.ONE_SHOT_STAGE]["queued"] == ROUNDS * 2
+
+
 @pytest.mark.postgres
 def test_one_shot_on_postgres_with_two_workers(cli, write_study, pg_url: str,  # noqa: F811
                                                monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,8 @@ shared weights in one forward pass; each becomes a finished trial of the study m
 estimate), so the dashboard and `tuner report` show the whole accuracy-against-size curve. Estimates never count
 toward the budget and are never the best trial or the exported model. The best `top` width vectors (with two
 objectives, the estimates' Pareto front) are then enqueued as the budget's ordinary trials, their widths fixed and
-L2, dropout and the rest sampled as usual, each carrying its `estimate`; the runner trains them from scratch.
+L2, dropout and the rest sampled as usual, each carrying its `estimate`; the runner trains them from scratch. What
+the budget leaves after them is the study's ordinary search.
 `tuner.views.oneshot.rank` says how well the estimates ranked the widths the retrained trials reached.
 
 The stage runs once per study, in the process that starts it, before any trial: other workers wait for it, and a
@@ -36,6 +37,7 @@ from tuner.views.oneshot import rank
 from tuner.views.summary import classify, is_infeasible
 
 DISTINCT = 1.25  # two width vectors of one depth are apart when some layer differs by this factor
+ROUNDS = 2  # each chosen width vector is retrained this many times at most (each with its own L2 and dropout)
 
 
 def done(study: optuna.Study) -> bool:
@@ -152,14 +154,17 @@ def record_rank(study: optuna.Study, metric: Metric) -> tuple[float, int] | None
 
 
 def _enqueue(study: optuna.Study, chosen: list[FrozenTrial], budget: int | None) -> int:
-    """The chosen widths as waiting trials, in turn, for what the budget has left (once each without a budget)."""
+    """The chosen widths as waiting trials, in turn, ROUNDS times at most and within what the budget has left; the
+    rest of the budget is the study's own search, its sampler seeing the estimates among the trials."""
     if not chosen:
         return 0
     trials = study.get_trials(deepcopy=False)
-    left = len(chosen) if budget is None else max(0, budget - sum(classify(t)[1] for t in trials) - sum(
-        t.state == TrialState.WAITING and bool(t.user_attrs.get(record.WARM_START)) for t in trials))
-    for i in range(left):
+    queued = ROUNDS * len(chosen)
+    if budget is not None:
+        queued = min(queued, max(0, budget - sum(classify(t)[1] for t in trials) - sum(
+            t.state == TrialState.WAITING and bool(t.user_attrs.get(record.WARM_START)) for t in trials)))
+    for i in range(queued):
         pick = chosen[i % len(chosen)]
         study.enqueue_trial(dict(pick.params),
                             user_attrs={record.ESTIMATE: pick.values[0], record.UNITS: pick.user_attrs[record.UNITS]})
-    return left
+    return queued
