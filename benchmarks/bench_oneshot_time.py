@@ -1,6 +1,6 @@
-"""Time to quality, one-shot against a full search: `tuner start STUDY` (the study as it ships, `--minutes` of it)
-and `tuner start STUDY --one-shot` (its one-shot settings, or the defaults, and `--one-shot-trials` retrained trials)
-run side by side, at the same time, each in a fresh SQLite store, with the same seeds.
+"""Time to quality, one-shot against a full search: `tuner start STUDY` (the study as it ships) and `tuner start STUDY
+--one-shot` (its one-shot settings, or the defaults: the stage, its retrained trials, then the study's ordinary
+search), `--minutes` of each, run side by side, at the same time, each in a fresh SQLite store, with the same seeds.
 
 After each trial the study's chosen model is its best trial by validation score; its test score (recorded with the
 trial, never used by the search) is read off. The reference is the full search's chosen model at its end. A run's
@@ -37,8 +37,9 @@ def launch(study: Path, folder: Path, args: list[str]) -> tuple[subprocess.Popen
     return proc, started
 
 
-def timeline(folder: Path, name: str, started: float) -> list[tuple[float, float, float]]:
-    """(seconds from launch, chosen trial's validation score, its test score) after each trained trial."""
+def timeline(folder: Path, name: str, started: float) -> list[tuple[float, float, float, bool]]:
+    """(seconds from launch, chosen trial's validation score, its test score, whether it is a retrained one-shot
+    width) after each trained trial."""
     import optuna
 
     from tuner import record
@@ -53,12 +54,19 @@ def timeline(folder: Path, name: str, started: float) -> list[tuple[float, float
     for t in done:
         if best is None or t.value > best.value:
             best = t
-        out.append((round(t.datetime_complete.timestamp() - started, 1), best.value, best.user_attrs[test]))
+        out.append((round(t.datetime_complete.timestamp() - started, 1), best.value, best.user_attrs[test],
+                    record.ESTIMATE in best.user_attrs))
     return out
 
 
-def reached(line: list[tuple[float, float, float]], target: float) -> float | None:
-    return next((when for when, _, tested in line if tested >= target), None)
+def reached(line: list[tuple[float, float, float, bool]], target: float) -> float | None:
+    return next((when for when, _, tested, _ in line if tested >= target), None)
+
+
+def reached_by(line: list[tuple[float, float, float, bool]], target: float) -> str | None:
+    """Which kind of trial the one-shot run first reached the target with."""
+    return next(("retrained" if retrained else "search" for _, _, tested, retrained in line if tested >= target),
+                None)
 
 
 def study_file(name: str) -> Path:
@@ -72,11 +80,12 @@ def study_file(name: str) -> Path:
     return here
 
 
-def run_study(name: str, minutes: float, trials: int, within: float) -> dict[str, Any]:
+def run_study(name: str, minutes: float, within: float) -> dict[str, Any]:
     study = study_file(name)
+    limits = ["--timeout", str(minutes * 60), "--trials", "100000"]
     with tempfile.TemporaryDirectory() as full_dir, tempfile.TemporaryDirectory() as shot_dir:
-        full, full_start = launch(study, Path(full_dir), ["--timeout", str(minutes * 60), "--trials", "100000"])
-        shot, shot_start = launch(study, Path(shot_dir), ["--one-shot", "--trials", str(trials)])
+        full, full_start = launch(study, Path(full_dir), limits)
+        shot, shot_start = launch(study, Path(shot_dir), ["--one-shot", *limits])
         shot_out, _ = shot.communicate()
         shot_seconds = time.time() - shot_start
         full_out, _ = full.communicate()
@@ -92,6 +101,7 @@ def run_study(name: str, minutes: float, trials: int, within: float) -> dict[str
             "full": {"trials": len(full_line), "seconds": round(full_seconds, 1), "reached_at": full_at,
                      "final_test": round(full_line[-1][2], 4)},
             "one_shot": {"trials": len(shot_line), "seconds": round(shot_seconds, 1), "reached_at": shot_at,
+                         "reached_by": reached_by(shot_line, target),
                          "final_test": round(shot_line[-1][2], 4) if shot_line else None,
                          "stage": next((line for line in shot_out.splitlines() if "estimates in" in line), "")},
             "speedup": round(full_at / shot_at, 2) if full_at and shot_at else None,
@@ -109,24 +119,25 @@ def _ratio(value: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--studies", nargs="+", default=["digits", "mixture10", "noisy10"])
-    parser.add_argument("--minutes", type=float, default=10.0, help="the full search's time (default 10)")
-    parser.add_argument("--one-shot-trials", type=int, default=10, help="retrained trials (default 10)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="each run's time (default 10)")
     parser.add_argument("--within", type=float, default=0.005)
     args = parser.parse_args()
     out = RESULTS / "oneshot-time.json"
     kept = json.loads(out.read_text()) if out.exists() else {}
     for name in args.studies:
-        row = run_study(name, args.minutes, args.one_shot_trials, args.within)
+        row = run_study(name, args.minutes, args.within)
         kept[name] = row
         out.write_text(json.dumps(kept, indent=1))
         print(json.dumps({k: v for k, v in row.items() if not k.endswith("timeline")}), flush=True)
-    lines = ["| study | reference test score (full search's choice) | full search: reached at | one-shot: reached at "
-             "(its final test score, whole run) | speed-up |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| study | reference: the full search's choice at its end, test score | full search reached it at | "
+             "one-shot reached it at (with) | one-shot's choice at its end, test score | one-shot stage | speed-up |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in kept.values():
         f, o = row["full"], row["one_shot"]
+        by = f" ({o['reached_by']} trial)" if o.get("reached_by") else ""
         lines.append(f"| {row['study']} | {row['reference_test']} ({row['minutes']:g} min, {f['trials']} trials) | "
-                     f"{f['reached_at']} s | {_seconds(o['reached_at'])} ({o['final_test']}, {o['seconds']} s, "
-                     f"{o['trials']} trials) | {_ratio(row['speedup'])} |")
+                     f"{f['reached_at']} s | {_seconds(o['reached_at'])}{by} | {o['final_test']} ({o['trials']} "
+                     f"trials) | {o['stage'].removeprefix('one-shot: ').split(';')[0]} | {_ratio(row['speedup'])} |")
     (RESULTS / "oneshot-time.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
