@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +61,13 @@ class SharedWeights:
             return
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{self.study.study_name}-one-shot-{name}.npz"
-            np.savez(path, *arrays)
-            artifact_id = upload_artifact(artifact_store=self.store, file_path=str(path), study_or_trial=self.study,
-                                          mimetype="application/octet-stream")
+            try:
+                np.savez(path, *arrays)
+                artifact_id = upload_artifact(artifact_store=self.store, file_path=str(path),
+                                              study_or_trial=self.study, mimetype="application/octet-stream")
+            except OSError as exc:  # a full disk costs a resumed stage this network's training, not the stage
+                warnings.warn(f"one-shot network {name} not kept as an artifact: {exc}", stacklevel=2)
+                return
         self.study.set_user_attr(record.ONE_SHOT_WEIGHTS, {"key": self.key,
                                                            "nets": {**self._record(), name: artifact_id}})
 
