@@ -111,6 +111,9 @@ def test_a_one_shot_study_keeps_its_estimates_apart_and_resumes(cli, write_study
     for t in retrained:  # each retrained trial carries the estimate its widths scored
         scored = [e for e in estimates if e.user_attrs[record.UNITS] == t.user_attrs[record.UNITS]]
         assert scored and t.user_attrs[record.ESTIMATE] == max(e.value for e in scored)
+    regularization = [{k: v for k, v in t.params.items() if k.startswith(("l2", "dropout"))} for t in retrained]
+    assert all(r and set(r.values()) <= {1e-6, 0.0} for r in regularization[:2])  # the networks estimated
+    assert all(set(r.values()) - {1e-6, 0.0} for r in regularization[2:])  # then sampled
     status = json.loads(cli("status", "oneshot", "--json").output)
     assert status["counts"]["used"] == 4 and status["counts"]["complete"] == 4
     assert status["counts"]["estimates"] == 40
@@ -203,7 +206,7 @@ def test_one_shot_on_postgres_with_two_workers(cli, write_study, pg_url: str,  #
     trained = [t for t in trials if not t.user_attrs.get(record.ONE_SHOT)]
     assert_finished_exactly(trials, 6)
     assert len(trials) - len(trained) == 40  # one stage, run by the process that started the study
-    assert len(trained) == 6 and all(record.ESTIMATE in t.user_attrs for t in trained)
+    assert len(trained) == 6 and sum(record.ESTIMATE in t.user_attrs for t in trained) == 4  # 2 widths, 2 rounds
     assert all(t.user_attrs.get(record.WORKER) for t in trained)  # run by the workers (which one: who was free)
 
 
@@ -376,6 +379,7 @@ def test_your_rewidened_model_runs_its_one_shot_stage(cli, workdir: Path, monkey
     base = trained[0]  # your model as it is: scored on the shared weights too, then trained
     assert base.user_attrs["base_model"] and record.ESTIMATE in base.user_attrs
     assert all(record.ESTIMATE in t.user_attrs for t in trained)
+    assert all(t.params["l2"] == 0 and t.params["dropout"] == 0 for t in trained[1:])  # the networks estimated
     sizes = {tuple(t.user_attrs[record.UNITS]): t.user_attrs[record.N_PARAMS] for t in trained}
     for t in estimates:  # an estimate's size is Keras's count for your model rebuilt at its widths
         if tuple(t.user_attrs[record.UNITS]) in sizes:

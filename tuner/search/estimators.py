@@ -20,6 +20,7 @@ from tuner.search.sharedweights import SharedWeights
 from tuner.spec import Dim, StudySpec
 
 Widths = tuple[int, ...]
+REGULARIZATION = ("l2", "dropout")  # at the space's lowest in the slimmable networks
 
 
 class OwnStacks:
@@ -53,6 +54,12 @@ class OwnStacks:
 
     def covers(self, widths: Widths) -> bool:
         return len(widths) in self.nets
+
+    def scored_with(self, widths: Widths) -> dict[str, Any]:
+        """The L2 and dropout parameters of the network an estimate of `widths` is made on (the space's lowest)."""
+        return {name: lowest(self.spec, field) for name, field, layer, _ in space.sampled(self.spec.space,
+                                                                                        self.spec.training)
+                if field in REGULARIZATION and (layer is None or layer < len(widths))}
 
     def score(self, widths: Widths, metric: str) -> float:
         return self.nets[len(widths)].score(self.data, widths, metric)
@@ -120,6 +127,11 @@ class UserModel:
 
     def covers(self, widths: Widths) -> bool:
         return len(widths) == len(self.names)
+
+    def scored_with(self, widths: Widths) -> dict[str, Any]:
+        m = self.models
+        return {name: lowest(self.spec, field) for name, field, _, _ in space.user_sampled(
+            self.spec.space, self.spec.training, m.width_dims(), m.multiplier, m.unread()) if field in REGULARIZATION}
 
     def score(self, widths: Widths, metric: str) -> float:
         if (widths, metric) not in self._scores:  # each costs the widest model's forward pass

@@ -100,7 +100,7 @@ def stage(study: optuna.Study, spec: StudySpec, data: Dataset, metric: Metric, m
         if record.ESTIMATE not in waiting.user_attrs and nets.covers(widths):
             storage.set_trial_user_attr(internals.trial_id(waiting), record.ESTIMATE,
                                         nets.score(widths, metric.name))
-    queued = _enqueue(study, chosen, budget)
+    queued = _enqueue(study, chosen, budget, lambda t: nets.scored_with(tuple(t.user_attrs[record.UNITS])))
     study.set_user_attr(record.ONE_SHOT_STAGE, {
         "estimates": len(estimates), "train_seconds": round(trained, 2), "score_seconds": round(scored, 2),
         "epochs": epochs, "retrained": [t.user_attrs[record.UNITS] for t in chosen], "queued": queued})
@@ -153,9 +153,12 @@ def record_rank(study: optuna.Study, metric: Metric) -> tuple[float, int] | None
     return found
 
 
-def _enqueue(study: optuna.Study, chosen: list[FrozenTrial], budget: int | None) -> int:
+def _enqueue(study: optuna.Study, chosen: list[FrozenTrial], budget: int | None,
+             scored_with: Callable[[FrozenTrial], dict[str, Any]]) -> int:
     """The chosen widths as waiting trials, in turn, ROUNDS times at most and within what the budget has left; the
-    rest of the budget is the study's own search, its sampler seeing the estimates among the trials."""
+    rest of the budget is the study's own search, its sampler seeing the estimates among the trials. The first
+    round trains the networks the estimates were made on (`scored_with`: their L2 and dropout, the space's
+    lowest); later rounds sample L2 and dropout as any trial does."""
     if not chosen:
         return 0
     trials = study.get_trials(deepcopy=False)
@@ -165,6 +168,6 @@ def _enqueue(study: optuna.Study, chosen: list[FrozenTrial], budget: int | None)
             t.state == TrialState.WAITING and bool(t.user_attrs.get(record.WARM_START)) for t in trials)))
     for i in range(queued):
         pick = chosen[i % len(chosen)]
-        study.enqueue_trial(dict(pick.params),
+        study.enqueue_trial({**pick.params, **(scored_with(pick) if i < len(chosen) else {})},
                             user_attrs={record.ESTIMATE: pick.values[0], record.UNITS: pick.user_attrs[record.UNITS]})
     return queued

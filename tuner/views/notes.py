@@ -59,7 +59,8 @@ def study_note(spec: StudySpec, data: dict[str, Any], metric: Metric, name: str,
             f"({shot.epochs or t.epochs} epochs) and {shot.estimates} width vectors are scored on its shared weights: "
             f"the trials with the user attribute `one_shot` are these **estimates**, never trained on their own, "
             f"counted apart from the budget and never chosen as the best. The budget's trials retrain the best "
-            f"{shot.top} width vectors from scratch; each records its estimate as `one_shot_estimate`.",
+            f"{shot.top} width vectors from scratch, twice each at most (first at the lowest L2 and dropout, as "
+            f"estimated, then sampled); each records its estimate as `one_shot_estimate`.",
         ]
     return "\n".join(lines) + "\n"
 
