@@ -462,3 +462,25 @@ def test_a_stage_stopped_after_a_network_resumes_from_its_kept_weights(workdir: 
         [(t.user_attrs[record.UNITS], t.value) for t in reference]
     kept = sorted(m.filename for m in get_all_artifact_meta(session.study) if m.filename.endswith(".npz"))
     assert kept == ["stopped-one-shot-1-layer.npz", "stopped-one-shot-2-layer.npz"]  # beside the best model
+
+
+def test_kept_weights_that_do_not_fit_the_network_are_trained_again() -> None:
+    """Weights kept for another network (your model's file changed since, say) are not restored: it trains."""
+    from tuner.search import estimators
+    from tuner.training import slimmable
+
+    class Kept:
+        saved: dict[str, list[np.ndarray]] = {}
+
+        def load(self, name: str) -> list[np.ndarray]:
+            return [np.zeros((64, 9)), np.zeros(9)]
+
+        def save(self, name: str, arrays: list[np.ndarray]) -> None:
+            self.saved[name] = arrays
+
+    data, said, kept = _digits(), [], Kept()
+    net = estimators.trained(kept, "1-layer", 1, said.append, "the widest 1-layer network", lambda n: slimmable.train(
+        data, (8,), (4,), lambda rng: (6,), epochs=n, seed=0))
+    assert said == ["one-shot: training the widest 1-layer network as a slimmable network (1 epochs)"]
+    assert [a.shape for a in kept.saved["1-layer"]] == [(64, 8), (8, 10), (8,), (10,)]
+    np.testing.assert_array_equal(kept.saved["1-layer"][0], net.arrays()[0])

@@ -148,13 +148,14 @@ class UserModel:
 def trained(kept: SharedWeights | None, name: str, epochs: int, say: Callable[[str], None], what: str,
             make: Callable[[int], Any]) -> Any:
     """The slimmable network `make(epochs)` trains, kept as a study artifact once trained; or, where one was kept
-    under the same settings, that one (`make(0)` builds it untrained, then takes the kept weights)."""
+    under the same settings and its weights fit the network (`make(0)` builds it untrained), that one."""
     arrays = kept.load(name) if kept is not None else None
     if arrays is not None:
-        say(f"one-shot: {what} restored from the study's artifacts (trained before)")
         net = make(0)
-        net.restore(arrays)
-        return net
+        if [a.shape for a in arrays] == [a.shape for a in net.arrays()]:  # else: your model's file changed since
+            net.restore(arrays)
+            say(f"one-shot: {what} restored from the study's artifacts (trained before)")
+            return net
     say(f"one-shot: training {what} as a slimmable network ({epochs} epochs)")
     net = make(epochs)
     if kept is not None:
