@@ -61,9 +61,14 @@ def timeline(folder: Path, name: str, started: float) -> list[tuple[float, float
     return out
 
 
+def first(line: list[tuple[float, float, float, bool]], target: float, column: int = 2) -> tuple | None:
+    """The point where the chosen trial's test score (`column` 1: its validation score) first reached `target`."""
+    return next((point for point in line if point[column] >= target), None)
+
+
 def reached(line: list[tuple[float, float, float, bool]], target: float, column: int = 2) -> float | None:
-    """When the chosen trial's test score (`column` 1: its validation score) first reached `target`."""
-    return next((point[0] for point in line if point[column] >= target), None)
+    point = first(line, target, column)
+    return None if point is None else point[0]
 
 
 def by_validation(row: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -75,8 +80,8 @@ def by_validation(row: dict[str, Any]) -> tuple[float | None, float | None]:
 
 def reached_by(line: list[tuple[float, float, float, bool]], target: float) -> str | None:
     """Which kind of trial the one-shot run first reached the target with."""
-    return next(("retrained" if retrained else "search" for _, _, tested, retrained in line if tested >= target),
-                None)
+    point = first(line, target)
+    return None if point is None else "retrained" if point[3] else "search"
 
 
 def study_file(name: str) -> Path:
